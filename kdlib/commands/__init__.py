@@ -1,0 +1,1 @@
+"""One module per ``kdlib`` sub-command, each with ``configure(parser)`` and ``run(args)``."""

@@ -1,0 +1,318 @@
+"""Profiles: every hyper-parameter of a run, as frozen dataclasses loaded from YAML.
+
+A profile is the single source of configuration. Three ship with kdlib:
+
+- ``tiny``: random tiny encoders and a handful of queries; every stage runs in seconds (tests).
+- ``embedded``: real MiniLM weights and the TREC DL pack; the default of ``make book``.
+- ``msmarco``: the paper's setup at full scale (MS MARCO via ir_datasets, GPUs).
+
+Load one with :func:`load` (a name or a path to a YAML file) and derive variants with
+:func:`override`, which takes dotted keys (``{"train.max_steps": 10}``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+
+from kdlib.errors import ConfigError
+
+PROFILE_DIR = Path(__file__).parent
+PROFILE_NAMES = ("tiny", "embedded", "msmarco")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which queries, passages and labels a run sees.
+
+    Attributes:
+        pack: ``embedded`` (the TREC DL pack) or ``msmarco`` (ir_datasets, full scale).
+        train: datasets whose judged queries train students and our own teacher.
+        test: the dataset every model is evaluated on (never trained or tuned on).
+        candidates: the first-stage run that is re-ranked at test time.
+        validation_queries: training queries held out (fixed by ``seed``) for validation.
+        max_queries: cap on queries per dataset (``tiny``); ``None`` keeps all.
+        rerank_depth: how many candidates of each query are re-ranked.
+        negatives_per_positive: sampled negatives per judged positive in label triples.
+        positive_min_grade: smallest relevance grade that counts as a positive.
+        query_max_len: query truncation in word pieces (paper: 30).
+        passage_max_len: passage truncation in word pieces (paper: 200).
+        seed: the seed of query splits and triple sampling.
+    """
+
+    pack: Literal["embedded", "msmarco"] = "embedded"
+    train: tuple[str, ...] = ("trec-dl-2020", "trec-dl-2021")
+    test: str = "trec-dl-2019"
+    candidates: str = "bm25"
+    validation_queries: int = 12
+    max_queries: int | None = None
+    rerank_depth: int = 100
+    negatives_per_positive: int = 4
+    positive_min_grade: int = 2
+    query_max_len: int = 30
+    passage_max_len: int = 200
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """The pre-trained encoder a model is built from.
+
+    Attributes:
+        name: an alias (``minilm``, ``splade-tiny``, ``tiny-random``), a local path or a hub name.
+        num_layers: keep only the first ``num_layers`` transformer layers (``None``: all).
+    """
+
+    name: str = "minilm"
+    num_layers: int | None = None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training loop's hyper-parameters (teachers and students alike).
+
+    Attributes:
+        batch_size: triples per optimiser step (paper: 32).
+        learning_rate: AdamW learning rate of BERT-based models (paper: 7e-6).
+        tk_learning_rate: learning rate of TK's non-kernel parameters (paper: 1e-5).
+        tk_kernel_learning_rate: learning rate of TK's kernel weights (paper: 1e-4).
+        weight_decay: AdamW weight decay.
+        max_steps: optimiser steps of one run.
+        warmup_steps: linear warm-up steps.
+        schedule: decay after warm-up.
+        grad_accum: micro-batches per optimiser step.
+        max_grad_norm: gradient clipping (``0`` disables it).
+        eval_every: validation every this many steps (``0``: only at the end).
+        log_every: training-log row every this many steps.
+        checkpoint_every: resumable checkpoint every this many steps.
+        early_stopping_patience: validations without improvement before stopping (``None``: never).
+        bf16: bf16 autocast where the device supports it.
+        dropout: dropout probability during training (0 is faster on CPU).
+        seed: model initialisation and data order.
+        num_threads: torch threads (``None``: all cores).
+    """
+
+    batch_size: int = 32
+    learning_rate: float = 7e-6
+    tk_learning_rate: float = 1e-5
+    tk_kernel_learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    max_steps: int = 1000
+    warmup_steps: int = 50
+    schedule: Literal["linear", "cosine", "constant"] = "linear"
+    grad_accum: int = 1
+    max_grad_norm: float = 1.0
+    eval_every: int = 0
+    log_every: int = 10
+    checkpoint_every: int = 100
+    early_stopping_patience: int | None = None
+    bf16: bool = True
+    dropout: float = 0.0
+    seed: int = 42
+    num_threads: int | None = None
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """Teachers: published runs used as score files, and our own BERT_CAT teacher.
+
+    Attributes:
+        t1: the single teacher (a published run name, or ``own`` for our BERT_CAT).
+        t2: members of the mean ensemble.
+        normalisation: how teacher scores are put on a common scale before averaging
+            (``zscore``: per teacher over all its training scores, then times ``scale``).
+        scale: the standard deviation teacher scores get after normalisation.
+        own_encoder: encoder of our own BERT_CAT teacher.
+        own_train: training of our own BERT_CAT teacher (RankNet on label triples).
+        published_files: full scale only: paths or URLs of published teacher-score files.
+    """
+
+    t1: str = "rep_llama"
+    t2: tuple[str, ...] = ("rep_llama", "splade_pp", "tas_b")
+    normalisation: Literal["zscore", "none"] = "zscore"
+    scale: float = 4.0
+    own_encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig("minilm", None))
+    own_train: TrainConfig = field(default_factory=TrainConfig)
+    published_files: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StudentConfig:
+    """The student side of the distillation matrix.
+
+    Attributes:
+        encoder: the encoder every BERT-based student starts from.
+        architectures: students trained in the matrix.
+        teachers: teacher settings of the matrix (``baseline`` = labels only, RankNet).
+        loss: the distillation loss of the main matrix.
+        loss_comparison: losses compared against ``loss``.
+        loss_comparison_architectures: students in the loss comparison.
+        loss_comparison_teacher: the teacher of the loss comparison.
+        options: per-architecture model options (e.g. ``colbert: {compression_dim: 128}``).
+    """
+
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig("minilm", 3))
+    architectures: tuple[str, ...] = ("bert_cat", "bert_dot", "colbert", "prett", "tk")
+    teachers: tuple[str, ...] = ("baseline", "T1", "T2")
+    loss: str = "margin_mse"
+    loss_comparison: tuple[str, ...] = ("pointwise_mse", "weighted_ranknet", "kl_div")
+    loss_comparison_architectures: tuple[str, ...] = ("bert_dot", "colbert")
+    loss_comparison_teacher: str = "T2"
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation and efficiency measurement.
+
+    Attributes:
+        measures: ir-measures names reported everywhere.
+        batch_size: pairs per scoring batch.
+        latency_queries: test queries timed for latency (``None``: all).
+        latency_repeats: timed repetitions per query (after one warm-up).
+        dense_index: faiss index types compared in dense retrieval.
+        dense_corpus: ``test`` (passages in the test dataset's runs) or ``all`` (every run of the pack).
+        significance: the paired test between a run and its baseline.
+    """
+
+    measures: tuple[str, ...] = ("nDCG@10", "RR(rel=2)@10", "R(rel=2)@100", "R(rel=2)@1000")
+    batch_size: int = 128
+    latency_queries: int | None = None
+    latency_repeats: int = 3
+    dense_index: tuple[str, ...] = ("Flat", "HNSW32")
+    dense_corpus: Literal["test", "all"] = "test"
+    significance: Literal["ttest", "wilcoxon"] = "ttest"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One complete configuration of the reproduction."""
+
+    name: str
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    student: StudentConfig = field(default_factory=StudentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, JSON-serialisable dict (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=_jsonable))
+
+    def fingerprint(self, *sections: str) -> str:
+        """A short stable hash of the given sections (all when none), for artifact paths."""
+        data = self.to_dict()
+        if sections:
+            data = {s: _dotted_get(data, s) for s in sections}
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+def _dotted_get(data: Mapping[str, Any], key: str) -> Any:
+    for part in key.split("."):
+        data = data[part]
+    return data
+
+
+def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
+    """Construct dataclass ``cls`` from ``values``, recursing into nested dataclasses."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where}: expected a mapping for {cls.__name__}, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)} for {cls.__name__}; "
+            f"expected some of {', '.join(sorted(known))}"
+        )
+    kwargs = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in values.items()}
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where)
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return tuple(value)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where}: expected one of {list(args)}, got {value!r}")
+        return value
+    if origin in (Mapping, dict) or hint is Mapping:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return types.MappingProxyType(dict(value))
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str, bool) and not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def load(name_or_path: str | os.PathLike) -> Profile:
+    """Load a profile by name (``tiny``, ``embedded``, ``msmarco``) or from a YAML file.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or does not fit the schema.
+    """
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        path = PROFILE_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no profile {name_or_path!r}: expected one of {PROFILE_NAMES} or a YAML file")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    values.setdefault("name", path.stem)
+    return _build(Profile, values, str(path))
+
+
+def override(profile: Profile, overrides: Mapping[str, Any]) -> Profile:
+    """Return ``profile`` with dotted-key overrides applied (validated like YAML values)."""
+    data = profile.to_dict()
+    for key, value in overrides.items():
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if part not in node or not isinstance(node[part], dict):
+                raise ConfigError(f"override {key!r}: no section {part!r}")
+            node = node[part]
+        if parts[-1] not in node:
+            raise ConfigError(f"override {key!r}: unknown key {parts[-1]!r}")
+        node[parts[-1]] = value
+    return _build(Profile, data, f"profile {profile.name} with overrides")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``key=value`` from the command line; the value is read as YAML (``3``, ``[a, b]``)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. train.max_steps=100")
+    key, raw = text.split("=", 1)
+    return key.strip(), yaml.safe_load(raw)
