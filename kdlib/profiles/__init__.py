@@ -156,6 +156,8 @@ class StudentConfig:
         loss_comparison: losses compared against ``loss``.
         loss_comparison_architectures: students in the loss comparison.
         loss_comparison_teacher: the teacher of the loss comparison.
+        own_teacher_architectures: students also distilled (with ``loss``) from our own trained
+            BERT_CAT teacher (teacher setting ``own``).
         options: per-architecture model options (e.g. ``colbert: {compression_dim: 128}``).
     """
 
@@ -166,6 +168,7 @@ class StudentConfig:
     loss_comparison: tuple[str, ...] = ("pointwise_mse", "weighted_ranknet", "kl_div")
     loss_comparison_architectures: tuple[str, ...] = ("bert_dot", "colbert")
     loss_comparison_teacher: str = "T2"
+    own_teacher_architectures: tuple[str, ...] = ("bert_dot", "colbert")
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 

@@ -1,0 +1,60 @@
+"""Where results live: ``artifacts/<profile>/<stage>/<key-hash>/``.
+
+Every expensive step (a training run, a teacher file, a re-ranking) writes into a directory
+whose name is a hash of exactly the configuration it depends on, and marks it finished with
+a ``DONE`` file. A changed parameter therefore re-runs only what depends on it, and a
+finished stage is never recomputed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DONE = "DONE"
+
+
+def root() -> Path:
+    """The artifact root: ``$KDLIB_ARTIFACTS`` or ``<repo>/artifacts``."""
+    return Path(os.environ.get("KDLIB_ARTIFACTS", REPO_ROOT / "artifacts"))
+
+
+def key_hash(key: Mapping[str, Any]) -> str:
+    """A short, stable hash of a JSON-serialisable mapping."""
+    blob = json.dumps(key, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def stage_dir(profile_name: str, stage: str, key: Mapping[str, Any]) -> Path:
+    """The directory of one stage run; ``key.json`` inside records what it depends on."""
+    path = root() / profile_name / stage / key_hash(key)
+    path.mkdir(parents=True, exist_ok=True)
+    key_file = path / "key.json"
+    if not key_file.exists():
+        write_text_atomic(key_file, json.dumps(key, indent=2, sort_keys=True, default=str))
+    return path
+
+
+def is_done(path: Path) -> bool:
+    return (path / DONE).exists()
+
+
+def mark_done(path: Path) -> None:
+    write_text_atomic(path / DONE, "")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

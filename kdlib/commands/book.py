@@ -1,0 +1,32 @@
+"""``kdlib book``: execute the notebooks with papermill and build the Jupyter Book."""
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="embedded", help="tiny, embedded (default), msmarco or a YAML file")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan (runs, inputs, GPU hours) only")
+    parser.add_argument("--force", action="store_true", help="re-execute notebooks even when unchanged")
+    parser.add_argument("--only", action="append", metavar="NOTEBOOK",
+                        help="execute only this notebook (e.g. 01_data); repeatable")
+    parser.add_argument("--no-build", action="store_true", help="execute notebooks but skip jupyter-book")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kdlib import profiles, runner
+
+    profile = profiles.load(args.profile)
+    if args.dry_run:
+        runner.dry_run(profile)
+        return 0
+    start = time.perf_counter()
+    timings = runner.execute(profile, force=args.force, only=args.only)
+    executed = sum(s for _, s, cached in timings if not cached)
+    print(f"[kdlib book] notebooks: {len(timings)} ({sum(c for *_, c in timings)} unchanged), "
+          f"{executed:.0f} s executing")
+    if not args.no_build:
+        html = runner.build_book()
+        print(f"[kdlib book] built in {time.perf_counter() - start:.0f} s; open {html / 'index.html'}")
+    return 0

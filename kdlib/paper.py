@@ -1,0 +1,35 @@
+"""The paper's published numbers, as quoted data (``paper_figures.yaml``).
+
+Nothing here is computed: these are the figures of Hofstätter et al. (2020) that the book
+shows *beside* our own results, always labelled as the paper's.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FIGURES_FILE = Path(__file__).with_name("paper_figures.yaml")
+TEACHER_INDEX = {"baseline": 0, "T1": 1, "T2": 2}
+
+
+@lru_cache(maxsize=1)
+def figures() -> dict[str, Any]:
+    """All quoted figures (see ``paper_figures.yaml`` for their meaning)."""
+    return yaml.safe_load(FIGURES_FILE.read_text())
+
+
+def rerank_ndcg10_dl19(arch: str, teacher: str) -> float | None:
+    """The paper's TREC-DL'19 nDCG@10 for a student (``baseline``/``T1``/``T2``), if it reports one."""
+    row = figures()["rerank"].get(arch)
+    index = TEACHER_INDEX.get(teacher)
+    if row is None or index is None or index >= len(row["ndcg10_dl19"]):
+        return None
+    return float(row["ndcg10_dl19"][index])
+
+
+def claims() -> dict[int, str]:
+    """The paper's claims that a reproduction checks, by number."""
+    return {int(k): v for k, v in figures()["claims"].items()}

@@ -1,0 +1,218 @@
+"""Build the book: execute the notebooks with papermill, in dependency order, then jupyter-book.
+
+The runner is the only place that executes notebooks; ``_config.yml`` tells jupyter-book to
+render the stored outputs (``execute_notebooks: off``), so a notebook error fails ``kdlib book``
+before any page is built, never a half-built book.
+
+Each execution is skipped when its output exists and a stamp of everything it depends on is
+unchanged: the source notebook, its parameters, the profile, and kdlib's own source. The
+expensive work inside notebooks is cached separately (:mod:`kdlib.artifacts`), so changing one
+parameter re-runs only what depends on it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from kdlib.artifacts import REPO_ROOT, write_text_atomic
+from kdlib.errors import KdlibError
+from kdlib.profiles import Profile
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+GENERATED_DIR = REPO_ROOT / "book" / "generated"
+BUILD_DIR = REPO_ROOT / "_build"
+
+
+class NotebookFailed(KdlibError):
+    """A notebook raised an error during execution."""
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One papermill execution: a source notebook, its parameters and where its output goes."""
+
+    notebook: str
+    output: Path
+    parameters: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        extra = ", ".join(f"{k}={v}" for k, v in self.parameters.items() if k != "profile")
+        return f"{self.notebook}" + (f" ({extra})" if extra else "")
+
+
+def matrix_runs(profile: Profile) -> list[dict[str, str]]:
+    """Every (student, teacher, loss) cell of the distillation matrix, in execution order.
+
+    The main matrix is every architecture x every teacher setting with the profile's loss
+    (``baseline`` always trains with RankNet on labels); the loss comparison adds the other
+    losses for a few architectures with one teacher, and a few students are also distilled
+    from our own BERT_CAT teacher (``own``).
+    """
+    student = profile.student
+    runs: list[dict[str, str]] = []
+    for arch in student.architectures:
+        for teacher in student.teachers:
+            loss = "ranknet" if teacher == "baseline" else student.loss
+            runs.append({"arch": arch, "teacher": teacher, "loss": loss})
+    for arch in student.loss_comparison_architectures:
+        for loss in student.loss_comparison:
+            runs.append({"arch": arch, "teacher": student.loss_comparison_teacher, "loss": loss})
+    for arch in student.own_teacher_architectures:
+        runs.append({"arch": arch, "teacher": "own", "loss": student.loss})
+    return runs
+
+
+def plan(profile: Profile) -> list[Execution]:
+    """The executions of a book build, in dependency order.
+
+    The distillation matrix runs right after the teachers, so that the chapters that read
+    its results (score distributions, results, efficiency, dense retrieval) find them cached.
+    """
+    def single(name: str) -> Execution:
+        return Execution(name, GENERATED_DIR / f"{name}.ipynb", {"profile": profile.name})
+
+    executions = [single("01_data"), single("02_teachers")]
+    for cell in matrix_runs(profile):
+        stem = f"{cell['arch']}__{cell['teacher']}__{cell['loss']}"
+        executions.append(
+            Execution("04_distillation", GENERATED_DIR / "distillation" / f"{stem}.ipynb",
+                      {"profile": profile.name, **cell})
+        )
+    executions += [single(n) for n in ("03_score_distributions", "05_results", "06_efficiency",
+                                        "07_dense_retrieval")]
+    return executions
+
+
+def _source_digest() -> str:
+    """Hash of kdlib's Python sources and profiles: a code change re-executes the notebooks."""
+    digest = hashlib.sha256()
+    package = REPO_ROOT / "kdlib"
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".yaml") and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(package)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stamp(execution: Execution, profile: Profile, source_digest: str) -> str:
+    notebook = (NOTEBOOK_DIR / f"{execution.notebook}.ipynb").read_bytes()
+    blob = json.dumps(
+        {
+            "notebook": hashlib.sha256(notebook).hexdigest(),
+            "parameters": dict(execution.parameters),
+            "profile": profile.to_dict(),
+            "kdlib": source_digest,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def execute(profile: Profile, *, force: bool = False, only: Iterable[str] | None = None,
+            log=print) -> list[tuple[str, float, bool]]:
+    """Execute the plan with papermill; returns (label, seconds, skipped) per execution.
+
+    Raises:
+        NotebookFailed: a cell raised; the message names the notebook and the output file
+            holding the traceback.
+    """
+    import papermill
+
+    wanted = set(only) if only else None
+    digest = _source_digest()
+    timings = []
+    for execution in plan(profile):
+        if wanted and execution.notebook not in wanted:
+            continue
+        stamp_file = execution.output.with_suffix(".stamp")
+        stamp = _stamp(execution, profile, digest)
+        if not force and execution.output.exists() and stamp_file.exists() \
+                and stamp_file.read_text() == stamp:
+            timings.append((execution.label, 0.0, True))
+            continue
+        execution.output.parent.mkdir(parents=True, exist_ok=True)
+        failed = execution.output.with_suffix(".failed.ipynb")
+        log(f"[kdlib book] executing {execution.label}")
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(NOTEBOOK_DIR / f"{execution.notebook}.ipynb"),
+                str(failed),
+                parameters=dict(execution.parameters),
+                cwd=str(NOTEBOOK_DIR),
+                progress_bar=False,
+                kernel_name="python3",
+            )
+        except papermill.PapermillExecutionError as exc:
+            raise NotebookFailed(
+                f"notebook {execution.label} failed: {exc.ename}: {exc.evalue} "
+                f"(executed notebook with the traceback: {failed})"
+            ) from exc
+        failed.replace(execution.output)
+        write_text_atomic(stamp_file, stamp)
+        seconds = time.perf_counter() - start
+        timings.append((execution.label, seconds, False))
+        log(f"[kdlib book]   done in {seconds:.1f} s")
+    write_text_atomic(
+        GENERATED_DIR / f"timings-{profile.name}.json",
+        json.dumps([{"execution": l, "seconds": round(s, 2), "cached": c} for l, s, c in timings], indent=1),
+    )
+    return timings
+
+
+def build_book(*, builder: str = "html") -> Path:
+    """Run ``jupyter-book build`` on the repository root; returns the HTML directory."""
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(REPO_ROOT), "--builder", builder]
+    completed = subprocess.run(command, cwd=REPO_ROOT)
+    if completed.returncode != 0:
+        raise KdlibError(f"jupyter-book build failed (exit {completed.returncode}); see its output above")
+    return BUILD_DIR / "html"
+
+
+# Rough GPU-hours per run at full scale on one 11 GB GPU (paper setup: batch 32, fp16),
+# used only by the dry run's plan; see book/reproduction_guide.md for where they come from.
+_GPU_HOURS = {"teacher_training": 24.0, "teacher_scoring": 8.0, "student": 12.0, "rerank": 0.5}
+
+
+def dry_run(profile: Profile, log=print) -> float:
+    """Print every run of the plan with its inputs and a GPU-hour estimate; returns the total."""
+    teacher = profile.teacher
+    total = 0.0
+    log(f"Plan for profile {profile.name!r}: {profile.description.strip()}")
+    log(f"  data: train {list(profile.data.train)}, test {profile.data.test}, "
+        f"re-rank {profile.data.candidates} top-{profile.data.rerank_depth}")
+    step = 0
+    if teacher.published_files:
+        for name, url in teacher.published_files.items():
+            step += 1
+            log(f"  {step:2d}. teacher {name}: download published scores {url} (0 GPU h)")
+    else:
+        for member in dict.fromkeys((teacher.t1, *teacher.t2)):
+            step += 1
+            hours = _GPU_HOURS["teacher_training"] + _GPU_HOURS["teacher_scoring"]
+            total += hours
+            log(f"  {step:2d}. teacher {member}: train ({teacher.own_encoder.name}, RankNet, "
+                f"{teacher.own_train.max_steps} steps) and score all triples (~{hours:.0f} GPU h)")
+    for cell in matrix_runs(profile):
+        step += 1
+        hours = _GPU_HOURS["student"] + _GPU_HOURS["rerank"]
+        total += hours
+        source = "labels" if cell["teacher"] == "baseline" else f"teacher file {cell['teacher']}"
+        log(f"  {step:2d}. student {cell['arch']} ({profile.student.encoder.name}) <- {source}, "
+            f"loss {cell['loss']}, {profile.train.max_steps} steps x {profile.train.batch_size}; "
+            f"re-rank {profile.data.test} (~{hours:.1f} GPU h)")
+    log(f"  total: ~{total:.0f} GPU hours (one 11 GB GPU; divide by N under torchrun --nproc_per_node N)")
+    return total
+
+
+def profile_summary(profile: Profile) -> dict[str, Any]:
+    """The profile as the notebooks show it (JSON-friendly)."""
+    return dataclasses.asdict(profile)

@@ -1,0 +1,57 @@
+"""Profiles: YAML -> frozen dataclasses, validated, with dotted overrides."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from kdlib import profiles
+from kdlib.errors import ConfigError
+
+
+@pytest.mark.parametrize("name", profiles.PROFILE_NAMES)
+def test_shipped_profiles_load(name):
+    profile = profiles.load(name)
+    assert profile.name == name
+    assert profile.data.test not in profile.data.train  # never train on the test set
+    assert profile.student.architectures
+
+
+def test_profiles_are_frozen():
+    profile = profiles.load("tiny")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        profile.train.max_steps = 3  # type: ignore[misc]
+
+
+def test_override_changes_only_that_key_and_the_fingerprint():
+    base = profiles.load("tiny")
+    changed = profiles.override(base, {"train.max_steps": 3, "student.architectures": ["tk"]})
+    assert changed.train.max_steps == 3 and changed.student.architectures == ("tk",)
+    assert changed.data == base.data
+    assert changed.fingerprint("train") != base.fingerprint("train")
+    assert changed.fingerprint("data") == base.fingerprint("data")
+
+
+def test_unknown_keys_and_bad_values_are_clear_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  max_stepz: 3\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml.*max_stepz.*expected some of"):
+        profiles.load(bad)
+    bad.write_text("train:\n  schedule: sawtooth\n")
+    with pytest.raises(ConfigError, match=r"train.schedule: expected one of"):
+        profiles.load(bad)
+    bad.write_text("train:\n  max_steps: ten\n")
+    with pytest.raises(ConfigError, match=r"max_steps: expected int"):
+        profiles.load(bad)
+    with pytest.raises(ConfigError, match="no profile"):
+        profiles.load("no-such-profile")
+    with pytest.raises(ConfigError, match="unknown key"):
+        profiles.override(profiles.load("tiny"), {"train.nope": 1})
+
+
+def test_parse_override_reads_yaml_values():
+    assert profiles.parse_override("train.max_steps=12") == ("train.max_steps", 12)
+    assert profiles.parse_override("student.architectures=[tk, colbert]") == (
+        "student.architectures", ["tk", "colbert"])
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        profiles.parse_override("train.max_steps")
