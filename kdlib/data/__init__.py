@@ -1,0 +1,83 @@
+"""Data: the embedded TREC DL pack, MS MARCO / TREC formats, ir_datasets, training triples.
+
+- :mod:`kdlib.data.pack`      find, verify and fetch the pack
+- :mod:`kdlib.data.formats`   streaming readers and atomic writers of the file formats
+- :mod:`kdlib.data.datasets`  :class:`Dataset` and :func:`load_dataset` (TREC DL 2019-2022)
+- :mod:`kdlib.data.triples`   query splits and label triples
+- :mod:`kdlib.data.irds`      the same shapes at full scale via ``ir_datasets``
+"""
+from __future__ import annotations
+
+from kdlib.data.datasets import (
+    DATASET_RUNS,
+    DATASETS,
+    RUNS,
+    Dataset,
+    dataset_stats,
+    load_dataset,
+    merge_datasets,
+    qid_sort_key,
+)
+from kdlib.data.formats import (
+    ExpandReport,
+    RankLLMRun,
+    TeacherScore,
+    atomic_open,
+    expand_teacher_scores,
+    read_collection,
+    read_qrels,
+    read_queries,
+    read_rank_llm_json,
+    read_run,
+    read_teacher_scores,
+    read_top1000,
+    read_triples_ids,
+    read_triples_text,
+    write_run,
+    write_teacher_scores,
+)
+from kdlib.data.irds import IRDS_DATASETS, LazyPassages, irds_triples, load_irds
+from kdlib.data.pack import SOURCES, PackSource, fetch_pack, load_checksums, pack_dir, verify_pack
+from kdlib.data.triples import Splits, Triple, sample_label_triples, split_queries, training_splits
+
+__all__ = [
+    "DATASETS",
+    "DATASET_RUNS",
+    "RUNS",
+    "Dataset",
+    "dataset_stats",
+    "load_dataset",
+    "merge_datasets",
+    "qid_sort_key",
+    "ExpandReport",
+    "RankLLMRun",
+    "TeacherScore",
+    "atomic_open",
+    "expand_teacher_scores",
+    "read_collection",
+    "read_qrels",
+    "read_queries",
+    "read_rank_llm_json",
+    "read_run",
+    "read_teacher_scores",
+    "read_top1000",
+    "read_triples_ids",
+    "read_triples_text",
+    "write_run",
+    "write_teacher_scores",
+    "IRDS_DATASETS",
+    "LazyPassages",
+    "irds_triples",
+    "load_irds",
+    "SOURCES",
+    "PackSource",
+    "fetch_pack",
+    "load_checksums",
+    "pack_dir",
+    "verify_pack",
+    "Splits",
+    "Triple",
+    "sample_label_triples",
+    "split_queries",
+    "training_splits",
+]

@@ -1,0 +1,156 @@
+"""Evaluation with ir-measures: aggregate and per-query metrics, paired significance tests.
+
+The paper reports nDCG@10 on TREC DL'19 and MRR@10 on MSMARCO-DEV, plus recall at 1000
+(Hofstätter et al., 2020, Figure 1 and Table 2). For TREC DL the binary measures count
+grade >= 2 as relevant, hence ``RR(rel=2)@10`` and ``R(rel=2)@k``; nDCG uses graded gains,
+``nDCG@k = DCG@k / IDCG@k`` with ``DCG@k = sum_{i<=k} grade_i / log2(i + 1)``.
+
+Every judged query counts: a query that is in the qrels but missing from the run scores
+0 on every measure (as ``trec_eval -c`` does), so dropping queries never raises a mean.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Literal, Mapping, NamedTuple, Sequence
+
+import ir_measures
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Run = Mapping[str, Mapping[str, float]]
+Qrels = Mapping[str, Mapping[str, int]]
+
+#: The measures reported everywhere: nDCG@10, MRR@10 and recall at 100 / 1000 (relevant: grade >= 2).
+DEFAULT_MEASURES: tuple = tuple(
+    ir_measures.parse_measure(m) for m in ("nDCG@10", "RR(rel=2)@10", "R(rel=2)@100", "R(rel=2)@1000")
+)
+
+
+class SignificanceResult(NamedTuple):
+    """A paired test of two runs on one measure over the judged queries."""
+
+    measure: str
+    test: str
+    mean_a: float
+    mean_b: float
+    difference: float
+    statistic: float
+    p_value: float
+    n_queries: int
+
+
+def parse_measures(measures: Iterable[ir_measures.Measure | str]) -> list:
+    """Measures as ir-measures objects (strings are parsed, e.g. ``"RR(rel=2)@10"``).
+
+    Raises:
+        ValueError: a string that is not an ir-measures measure.
+    """
+    parsed = []
+    for measure in measures:
+        if isinstance(measure, str):
+            try:
+                measure = ir_measures.parse_measure(measure)
+            except (ValueError, NameError, SyntaxError, TypeError) as exc:
+                raise ValueError(f"not an ir-measures measure: {measure!r} ({exc})") from None
+        parsed.append(measure)
+    return parsed
+
+
+def _plain(nested: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    # ir-measures' backends want plain dicts (Datasets hold read-only mapping proxies).
+    return {str(q): {str(p): v for p, v in inner.items()} for q, inner in nested.items()}
+
+
+def _judged(qrels: Qrels) -> list[str]:
+    return sorted(q for q, judged in qrels.items() if judged)
+
+
+def _per_query_table(run: Run, qrels: Qrels, measures: Sequence) -> dict[str, dict[str, float]]:
+    """measure name -> qid -> value, with 0 for judged queries the run lacks."""
+    judged = _judged(qrels)
+    plain_qrels = {q: {p: int(g) for p, g in qrels[q].items()} for q in judged}
+    plain_run = {q: r for q, r in _plain(run).items() if q in plain_qrels and r}
+    table = {str(m): dict.fromkeys(judged, 0.0) for m in measures}
+    if plain_run and judged:
+        for row in ir_measures.iter_calc(list(measures), plain_qrels, plain_run):
+            table[str(row.measure)][row.query_id] = float(row.value)
+    return table
+
+
+def evaluate(run: Run, qrels: Qrels, measures: Iterable[ir_measures.Measure | str] = DEFAULT_MEASURES) -> dict[str, float]:
+    """Mean of each measure over the judged queries (missing queries count as 0).
+
+    Returns:
+        ``{str(measure): mean}``, in the order of ``measures``.
+
+    Raises:
+        ValueError: the qrels judge no query.
+    """
+    measures = parse_measures(measures)
+    if not _judged(qrels):
+        raise ValueError("qrels judge no query: nothing to evaluate")
+    table = _per_query_table(run, qrels, measures)
+    return {name: sum(values.values()) / len(values) for name, values in table.items()}
+
+
+def evaluate_per_query(
+    run: Run, qrels: Qrels, measures: Iterable[ir_measures.Measure | str] = DEFAULT_MEASURES
+) -> pd.DataFrame:
+    """One row per (judged query, measure): columns ``qid``, ``measure``, ``value``."""
+    import pandas as pd
+
+    table = _per_query_table(run, qrels, parse_measures(measures))
+    rows = [(qid, name, value) for name, values in table.items() for qid, value in values.items()]
+    return pd.DataFrame(rows, columns=["qid", "measure", "value"])
+
+
+def paired_test(
+    run_a: Run,
+    run_b: Run,
+    qrels: Qrels,
+    measure: ir_measures.Measure | str,
+    test: Literal["ttest", "wilcoxon"] = "ttest",
+) -> SignificanceResult:
+    """Paired test of ``run_b`` against ``run_a`` on per-query values of the judged queries.
+
+    ``ttest`` is the paired Student t-test (``scipy.stats.ttest_rel``), ``wilcoxon`` the
+    signed-rank test (``scipy.stats.wilcoxon``). Identical per-query values give
+    statistic 0 and p = 1 (the tests are undefined there).
+
+    Raises:
+        ValueError: an unknown test, or fewer than two judged queries.
+    """
+    from scipy import stats
+
+    if test not in ("ttest", "wilcoxon"):
+        raise ValueError(f"test must be 'ttest' or 'wilcoxon', got {test!r}")
+    (parsed,) = parse_measures([measure])
+    name = str(parsed)
+    a = _per_query_table(run_a, qrels, [parsed])[name]
+    b = _per_query_table(run_b, qrels, [parsed])[name]
+    qids = sorted(a)
+    if len(qids) < 2:
+        raise ValueError(f"a paired test needs at least two judged queries, got {len(qids)}")
+    xs, ys = [a[q] for q in qids], [b[q] for q in qids]
+    mean_a, mean_b = sum(xs) / len(xs), sum(ys) / len(ys)
+    differences = [y - x for x, y in zip(xs, ys)]
+    if all(abs(d) < 1e-12 for d in differences):
+        statistic, p_value = 0.0, 1.0
+    elif test == "ttest":
+        result = stats.ttest_rel(ys, xs)
+        statistic, p_value = float(result.statistic), float(result.pvalue)
+    else:
+        result = stats.wilcoxon(ys, xs)
+        statistic, p_value = float(result.statistic), float(result.pvalue)
+    return SignificanceResult(name, test, mean_a, mean_b, mean_b - mean_a, statistic, p_value, len(qids))
+
+
+def results_table(
+    runs: Mapping[str, Run], qrels: Qrels, measures: Iterable[ir_measures.Measure | str] = DEFAULT_MEASURES
+) -> pd.DataFrame:
+    """A table of mean measures: one row per run (index = run name), one column per measure."""
+    import pandas as pd
+
+    measures = parse_measures(measures)
+    rows = {name: evaluate(run, qrels, measures) for name, run in runs.items()}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[str(m) for m in measures])

@@ -1,0 +1,74 @@
+"""TREC DL datasets of the embedded pack: counts from SOURCES.md, merging, subsets, caps."""
+from __future__ import annotations
+
+import pytest
+
+from kdlib.data import DATASETS, dataset_stats, load_dataset, qid_sort_key
+
+
+@pytest.mark.parametrize(
+    "name, queries, judgements", [("trec-dl-2019", 43, 9260), ("trec-dl-2020", 54, 11386), ("trec-dl-2021", 53, 10828)]
+)
+def test_judged_years(name, queries, judgements):
+    ds = load_dataset(name)
+    stats = dataset_stats(ds)
+    assert stats["queries"] == stats["judged_queries"] == queries
+    assert stats["judgements"] == judgements == sum(stats["grades"].values())
+    assert set(stats["grades"]) <= {0, 1, 2, 3}
+    assert set(ds.judged_qids()) == set(ds.queries)
+    # BM25 runs are top-100 with text for every hit.
+    assert stats["runs"]["bm25"] == 100 * queries == stats["passages_per_run"]["bm25"]
+
+
+def test_runs_per_year_and_rep_llama_ids_only():
+    dl19 = load_dataset("trec-dl-2019")
+    assert set(dl19.runs) == {"bm25", "bm25_rm3", "tas_b", "splade_pp", "ada2", "rep_llama"}
+    rep = dl19.runs["rep_llama"]
+    assert sum(len(r) for r in rep.values()) == 43 * 1000
+    with_text = sum(pid in dl19.passages for r in rep.values() for pid in r)
+    assert 0 < with_text < 43 * 1000  # ids only: texts exist just where another run retrieved the passage
+    assert set(load_dataset("trec-dl-2021").runs) == {"bm25", "bm25_rm3"}
+
+
+def test_dl22_has_no_judgements():
+    ds = load_dataset("trec-dl-2022")
+    assert ds.qrels is None and ds.judged_qids() == []
+    assert len(ds.queries) == 76 and set(ds.runs) == {"bm25", "splade_pp"}
+    capped = load_dataset("trec-dl-2022", max_queries=3)
+    assert sorted(capped.queries, key=qid_sort_key) == sorted(ds.queries, key=qid_sort_key)[:3]
+
+
+def test_merge_and_max_queries():
+    merged = load_dataset(["trec-dl-2020", "trec-dl-2021"])
+    assert merged.name == "trec-dl-2020+trec-dl-2021" and len(merged.queries) == 54 + 53
+    assert len(merged.judged_qids()) == 107
+    tiny = load_dataset(["trec-dl-2020", "trec-dl-2021"], max_queries=4)
+    first20 = load_dataset("trec-dl-2020").judged_qids()[:4]
+    first21 = load_dataset("trec-dl-2021").judged_qids()[:4]
+    assert set(tiny.queries) == set(first20) | set(first21)
+    assert set(tiny.qrels) == set(tiny.queries) and set(tiny.runs["bm25"]) == set(tiny.queries)
+    assert tiny.runs.keys() == merged.runs.keys()
+    assert load_dataset("trec-dl-2020", max_queries=4).judged_qids() == first20  # deterministic
+
+
+def test_subset_and_read_only():
+    ds = load_dataset("trec-dl-2019")
+    qids = ds.judged_qids()[:2]
+    sub = ds.subset(qids)
+    assert sorted(sub.queries) == sorted(qids) and set(sub.runs["tas_b"]) == set(qids)
+    assert sub.passages is ds.passages
+    with pytest.raises(KeyError):
+        ds.subset(["not-a-query"])
+    with pytest.raises(TypeError):
+        ds.queries["x"] = "y"  # cached and shared: read-only
+    with pytest.raises(TypeError):
+        ds.qrels[qids[0]]["p"] = 3
+
+
+def test_bad_names():
+    with pytest.raises(ValueError, match="unknown dataset"):
+        load_dataset("trec-dl-2018")
+    with pytest.raises(ValueError):
+        load_dataset("trec-dl-2019", max_queries=-1)
+    assert DATASETS == ("trec-dl-2019", "trec-dl-2020", "trec-dl-2021", "trec-dl-2022")
+    assert sorted(["10", "2", "q1"], key=qid_sort_key) == ["2", "10", "q1"]
