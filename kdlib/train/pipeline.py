@@ -1,0 +1,149 @@
+"""Profile in, trained model out: what the CLI and the notebooks call.
+
+Which triples each run sees (so that the matrix compares like with like):
+
+- students of every teacher setting (the label-only baseline included) train on the
+  *same* triples: the label triples of the training queries that every configured
+  published teacher (``teacher.t1`` and ``teacher.t2`` members other than ``own``) has
+  scores for — TREC DL 2020 in the embedded pack;
+- our own BERT_CAT teacher trains with RankNet on the label triples of *all* training
+  queries (TREC DL 2020 + 2021).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from kdlib.errors import ConfigError
+from kdlib.profiles import Profile
+from kdlib.train.examples import TrainingExample
+from kdlib.train.result import TrainResult
+from kdlib.train.validation import Validation
+
+OWN_TEACHER = "own"
+
+
+def _splits(profile: Profile):
+    from kdlib.data import training_splits
+
+    return training_splits(profile.data)
+
+
+def _label_triples(profile: Profile, dataset: Any, qids: Sequence[str]) -> list:
+    from kdlib.data import sample_label_triples
+
+    return sample_label_triples(
+        dataset, qids, negatives_per_positive=profile.data.negatives_per_positive,
+        positive_min_grade=profile.data.positive_min_grade, candidates=profile.data.candidates,
+        depth=profile.data.rerank_depth, seed=profile.data.seed,
+    )
+
+
+def to_examples(dataset: Any, triples: Sequence[Any]) -> list[TrainingExample]:
+    """Label-only examples (no teacher scores) from id triples."""
+    return [TrainingExample(dataset.queries[t.qid], dataset.passages[t.pos_pid], dataset.passages[t.neg_pid])
+            for t in triples]
+
+
+def published_members(profile: Profile) -> list[str]:
+    """The published runs the profile's teachers use (T1 and the T2 members, without ``own``)."""
+    names = [profile.teacher.t1, *profile.teacher.t2]
+    return sorted({n for n in names if n != OWN_TEACHER})
+
+
+def student_triples(profile: Profile) -> tuple[Any, list]:
+    """``(train dataset, triples)`` that every student of the matrix trains on (module docstring)."""
+    splits = _splits(profile)
+    train = splits.train
+    qids = train.judged_qids()
+    for member in published_members(profile):
+        run = train.runs.get(member, {})
+        qids = [q for q in qids if run.get(q)]
+    if not qids:
+        raise ConfigError(f"no training query is covered by the published teachers {published_members(profile)}")
+    return train, _label_triples(profile, train, qids)
+
+
+def label_examples(profile: Profile, split: str = "train") -> list[TrainingExample]:
+    """Label triples of all judged queries of ``split`` (``train`` or ``validation``) as examples."""
+    splits = _splits(profile)
+    if split not in ("train", "validation"):
+        raise ValueError(f"split must be train or validation (never test), got {split!r}")
+    dataset = getattr(splits, split)
+    return to_examples(dataset, _label_triples(profile, dataset, dataset.judged_qids()))
+
+
+def make_validation(profile: Profile, *, depth: int | None = None) -> Validation:
+    """nDCG@10 re-ranking of the held-out validation queries' candidates."""
+    validation = _splits(profile).validation
+    return Validation(validation, qids=validation.judged_qids(), candidates=profile.data.candidates,
+                      depth=depth or profile.data.rerank_depth, batch_size=profile.eval.batch_size)
+
+
+def _build(arch: str, encoder: Any, profile: Profile, dropout: float, options: dict, seed: int) -> Any:
+    import torch
+
+    from kdlib.models import build
+
+    # Seeded so that the randomly initialised heads are the same in every run of the matrix.
+    torch.manual_seed(seed)
+    return build(arch, encoder.name, num_layers=encoder.num_layers, query_max_len=profile.data.query_max_len,
+                 passage_max_len=profile.data.passage_max_len, dropout=dropout, attn_implementation="eager",
+                 **options)
+
+
+def train_student(
+    profile: Profile,
+    arch: str,
+    loss_name: str,
+    *,
+    teacher_scores: str | os.PathLike | None,
+    out_dir: str | os.PathLike,
+    validation_depth: int | None = None,
+    **train_kwargs: Any,
+) -> TrainResult:
+    """Train student ``arch`` with ``loss_name`` on the matrix's triples.
+
+    Args:
+        profile: the configuration (``student``, ``train``, ``data``).
+        arch: one of :data:`kdlib.models.ARCHITECTURES`.
+        loss_name: a :mod:`kdlib.losses` name (``ranknet`` for the baseline).
+        teacher_scores: a teacher file (published format) for distillation losses; its
+            triples are the training data. ``None``: label triples of
+            :func:`student_triples` (the same triples, without scores).
+        out_dir: the run directory.
+        validation_depth: candidates per validation query (default ``data.rerank_depth``).
+        **train_kwargs: passed on to :func:`kdlib.train.train`.
+    """
+    from kdlib import losses
+    from kdlib.train.loop import train
+
+    loss = losses.get(loss_name)
+    dataset, triples = student_triples(profile)
+    if teacher_scores is not None:
+        from kdlib.teacher import read_examples_from_teacher_file
+
+        examples = read_examples_from_teacher_file(teacher_scores, dataset)
+    elif getattr(loss, "requires_teacher", False):
+        raise ConfigError(f"loss {loss_name!r} needs teacher scores: pass --teacher-scores FILE")
+    else:
+        examples = to_examples(dataset, triples)
+    options = dict(profile.student.options.get(arch, {}))
+    ranker = _build(arch, profile.student.encoder, profile, profile.train.dropout, options, profile.train.seed)
+    return train(ranker, loss, examples, profile.train, out_dir,
+                 validation=make_validation(profile, depth=validation_depth), device=profile.device, **train_kwargs)
+
+
+def train_own_teacher(
+    profile: Profile, out_dir: str | os.PathLike, *, validation_depth: int | None = None, **train_kwargs: Any
+) -> TrainResult:
+    """Train our own BERT_CAT teacher (RankNet, ``teacher.own_encoder`` / ``teacher.own_train``)
+    on the label triples of all training queries."""
+    from kdlib import losses
+    from kdlib.train.loop import train
+
+    config = profile.teacher.own_train
+    ranker = _build("bert_cat", profile.teacher.own_encoder, profile, config.dropout, {}, config.seed)
+    return train(ranker, losses.get("ranknet"), label_examples(profile, "train"), config, Path(out_dir),
+                 validation=make_validation(profile, depth=validation_depth), device=profile.device, **train_kwargs)
