@@ -1,0 +1,57 @@
+"""Ranking losses: Margin-MSE and the baselines / alternatives the paper compares it with.
+
+Every loss is called as ``loss(student_scores, teacher_scores=None)`` with ``(batch, 1 + n)``
+score tensors (column 0: the positive passage) and returns a scalar.
+
+================ =============== ===============================================
+name             needs a teacher what it matches
+================ =============== ===============================================
+margin_mse       yes             the teacher's positive-negative margins (paper)
+ranknet          no (labels)     positive above every negative (baseline)
+pointwise_mse    yes             the teacher's raw scores
+weighted_ranknet yes             RankNet pairs weighted by the teacher margin
+kl_div           yes             the teacher's softmax distribution per query
+================ =============== ===============================================
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from kdlib.losses.base import RankingLoss, margins
+from kdlib.losses.kl_div import KLDivLoss
+from kdlib.losses.margin_mse import MarginMSELoss
+from kdlib.losses.pointwise_mse import PointwiseMSELoss
+from kdlib.losses.ranknet import RankNetLoss
+from kdlib.losses.weighted_ranknet import WeightedRankNetLoss
+
+LOSSES: dict[str, type[RankingLoss]] = {
+    cls.name: cls for cls in (MarginMSELoss, RankNetLoss, PointwiseMSELoss, WeightedRankNetLoss, KLDivLoss)
+}
+
+__all__ = [
+    "LOSSES",
+    "KLDivLoss",
+    "MarginMSELoss",
+    "PointwiseMSELoss",
+    "RankNetLoss",
+    "RankingLoss",
+    "WeightedRankNetLoss",
+    "get",
+    "margins",
+]
+
+
+def get(name: str, **kwargs: Any) -> RankingLoss:
+    """Instantiate the loss registered as ``name`` (e.g. ``get("kl_div", temperature=2.0)``).
+
+    Raises:
+        ValueError: an unknown name (the message lists the valid ones) or invalid arguments.
+    """
+    try:
+        cls = LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(LOSSES)}") from None
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"loss {name!r}: {exc}") from exc
