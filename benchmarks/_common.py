@@ -27,6 +27,10 @@ def sync(dev: torch.device) -> None:
 
 
 def minilm_path() -> str:
+    """MiniLM-L6's directory; ``$KDLIB_BENCH_ENCODER`` points elsewhere (e.g. a MiniLM-shaped
+    encoder with random weights on a GPU machine: throughput does not depend on weights)."""
+    if os.environ.get("KDLIB_BENCH_ENCODER"):
+        return os.environ["KDLIB_BENCH_ENCODER"]
     if MINILM.is_dir():
         return str(MINILM)
     import site

@@ -58,3 +58,28 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class stage_lock:
+    """An exclusive lock on a stage directory (``with stage_lock(path): ...``).
+
+    Two notebooks executing in parallel may ask for the same stage (say, a student's
+    baseline); the second waits for the first and then finds the finished result.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path) / ".lock"
+
+    def __enter__(self) -> "stage_lock":
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(self.path, "w")
+        fcntl.flock(self._handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import fcntl
+
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()

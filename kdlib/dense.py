@@ -154,7 +154,7 @@ def _encode_sorted(
     encode: Any, texts: Sequence[str], *, batch_size: int, what: str, progress: bool
 ) -> np.ndarray:
     """Encode ``texts`` in order of length (less padding per batch) and restore the input order."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     order = np.argsort([len(t) for t in texts], kind="stable")
     chunk = max(batch_size * _CHUNK_BATCHES, 1)

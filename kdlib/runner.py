@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ from typing import Any, Iterable, Mapping
 
 from kdlib.artifacts import REPO_ROOT, write_text_atomic
 from kdlib.errors import KdlibError
-from kdlib.profiles import Profile
+from kdlib.profiles import PROFILE_DIR, Profile
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 GENERATED_DIR = REPO_ROOT / "book" / "generated"
@@ -70,24 +71,28 @@ def matrix_runs(profile: Profile) -> list[dict[str, str]]:
     return runs
 
 
-def plan(profile: Profile) -> list[Execution]:
+def plan(profile: Profile, out_dir: Path = GENERATED_DIR) -> list[Execution]:
     """The executions of a book build, in dependency order.
 
     The distillation matrix runs right after the teachers, so that the chapters that read
     its results (score distributions, results, efficiency, dense retrieval) find them cached.
+    Executed notebooks go to ``out_dir`` (``book/generated``, where ``_toc.yml`` expects them).
     """
     def single(name: str) -> Execution:
-        return Execution(name, GENERATED_DIR / f"{name}.ipynb", {"profile": profile.name})
+        return Execution(name, out_dir / f"{name}.ipynb", {"profile": profile_ref})
+
+    profile_ref = profile.name if (PROFILE_DIR / f"{profile.name}.yaml").is_file() else str(profile.source or profile.name)
 
     executions = [single("01_data"), single("02_teachers")]
     for cell in matrix_runs(profile):
         stem = f"{cell['arch']}__{cell['teacher']}__{cell['loss']}"
         executions.append(
-            Execution("04_distillation", GENERATED_DIR / "distillation" / f"{stem}.ipynb",
-                      {"profile": profile.name, **cell})
+            Execution("04_distillation", out_dir / "distillation" / f"{stem}.ipynb",
+                      {"profile": profile_ref, **cell})
         )
-    executions += [single(n) for n in ("03_score_distributions", "05_results", "06_efficiency",
-                                        "07_dense_retrieval")]
+    # Results come last: they read the latency and dense-retrieval tables of chapters 6 and 7.
+    executions += [single(n) for n in ("03_score_distributions", "06_efficiency", "07_dense_retrieval",
+                                        "05_results")]
     return executions
 
 
@@ -116,65 +121,96 @@ def _stamp(execution: Execution, profile: Profile, source_digest: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def execute(profile: Profile, *, force: bool = False, only: Iterable[str] | None = None,
-            log=print) -> list[tuple[str, float, bool]]:
+def _phases(executions: list[Execution]) -> list[list[Execution]]:
+    """Consecutive executions of the same notebook form a phase; phases run in order."""
+    phases: list[list[Execution]] = []
+    for execution in executions:
+        if phases and phases[-1][0].notebook == execution.notebook:
+            phases[-1].append(execution)
+        else:
+            phases.append([execution])
+    return phases
+
+
+def execute(profile: Profile, *, force: bool = False, only: Iterable[str] | None = None, jobs: int = 1,
+            out_dir: Path = GENERATED_DIR, log=print) -> list[tuple[str, float, bool]]:
     """Execute the plan with papermill; returns (label, seconds, skipped) per execution.
+
+    Args:
+        profile: the profile every notebook gets as its ``profile`` parameter.
+        force: re-execute notebooks whose stamp is unchanged.
+        only: execute only these notebooks (names without ``.ipynb``).
+        jobs: notebooks of one phase (the cells of the distillation matrix) executed in
+            parallel; each kernel then gets ``cores // jobs`` threads.
+        out_dir: where executed notebooks go (default ``book/generated``).
 
     Raises:
         NotebookFailed: a cell raised; the message names the notebook and the output file
             holding the traceback.
     """
-    import papermill
+    from concurrent.futures import ThreadPoolExecutor
 
+    # Kernels inherit the environment: no download progress bars in the book's outputs, and
+    # OpenMP threads that yield when idle (busy-waiting threads slow down a shared 2-core CPU).
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if jobs > 1:
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
     wanted = set(only) if only else None
     digest = _source_digest()
-    timings = []
-    for execution in plan(profile):
-        if wanted and execution.notebook not in wanted:
-            continue
-        stamp_file = execution.output.with_suffix(".stamp")
-        stamp = _stamp(execution, profile, digest)
-        if not force and execution.output.exists() and stamp_file.exists() \
-                and stamp_file.read_text() == stamp:
-            timings.append((execution.label, 0.0, True))
-            continue
-        execution.output.parent.mkdir(parents=True, exist_ok=True)
-        failed = execution.output.with_suffix(".failed.ipynb")
-        log(f"[kdlib book] executing {execution.label}")
-        start = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(NOTEBOOK_DIR / f"{execution.notebook}.ipynb"),
-                str(failed),
-                parameters=dict(execution.parameters),
-                cwd=str(NOTEBOOK_DIR),
-                progress_bar=False,
-                kernel_name="python3",
-            )
-        except papermill.PapermillExecutionError as exc:
-            raise NotebookFailed(
-                f"notebook {execution.label} failed: {exc.ename}: {exc.evalue} "
-                f"(executed notebook with the traceback: {failed})"
-            ) from exc
-        failed.replace(execution.output)
-        write_text_atomic(stamp_file, stamp)
-        seconds = time.perf_counter() - start
-        timings.append((execution.label, seconds, False))
-        log(f"[kdlib book]   done in {seconds:.1f} s")
+    selected = [e for e in plan(profile, out_dir) if not wanted or e.notebook in wanted]
+    timings: list[tuple[str, float, bool]] = []
+    for phase in _phases(selected):
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(phase)))) as pool:
+            results = pool.map(lambda e: _execute_one(e, profile, digest, force, log), phase)
+            timings += list(results)
     write_text_atomic(
-        GENERATED_DIR / f"timings-{profile.name}.json",
+        out_dir / f"timings-{profile.name}.json",
         json.dumps([{"execution": l, "seconds": round(s, 2), "cached": c} for l, s, c in timings], indent=1),
     )
     return timings
 
 
-def build_book(*, builder: str = "html") -> Path:
-    """Run ``jupyter-book build`` on the repository root; returns the HTML directory."""
-    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(REPO_ROOT), "--builder", builder]
-    completed = subprocess.run(command, cwd=REPO_ROOT)
+def _execute_one(execution: Execution, profile: Profile, digest: str, force: bool, log) -> tuple[str, float, bool]:
+    import papermill
+
+    stamp_file = execution.output.with_suffix(".stamp")
+    stamp = _stamp(execution, profile, digest)
+    if not force and execution.output.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+        return execution.label, 0.0, True
+    execution.output.parent.mkdir(parents=True, exist_ok=True)
+    failed = execution.output.with_suffix(".failed.ipynb")
+    log(f"[kdlib book] executing {execution.label}")
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(NOTEBOOK_DIR / f"{execution.notebook}.ipynb"),
+            str(failed),
+            parameters=dict(execution.parameters),
+            cwd=str(NOTEBOOK_DIR),
+            progress_bar=False,
+            kernel_name="python3",
+        )
+    except papermill.PapermillExecutionError as exc:
+        raise NotebookFailed(
+            f"notebook {execution.label} failed: {exc.ename}: {exc.evalue} "
+            f"(executed notebook with the traceback: {failed})"
+        ) from exc
+    failed.replace(execution.output)
+    write_text_atomic(stamp_file, stamp)
+    seconds = time.perf_counter() - start
+    log(f"[kdlib book]   {execution.label}: done in {seconds:.1f} s")
+    return execution.label, seconds, False
+
+
+def build_book(root: Path = REPO_ROOT, *, builder: str = "html", quiet: bool = False) -> Path:
+    """Run ``jupyter-book build`` on ``root`` (the repository); returns the HTML directory."""
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--builder", builder]
+    completed = subprocess.run(command, cwd=root, capture_output=quiet, text=True)
     if completed.returncode != 0:
-        raise KdlibError(f"jupyter-book build failed (exit {completed.returncode}); see its output above")
-    return BUILD_DIR / "html"
+        detail = (completed.stdout or "")[-3000:] + (completed.stderr or "")[-3000:] if quiet else "see its output above"
+        raise KdlibError(f"jupyter-book build failed (exit {completed.returncode}): {detail}")
+    return root / "_build" / builder
 
 
 # Rough GPU-hours per run at full scale on one 11 GB GPU (paper setup: batch 32, fp16),

@@ -11,6 +11,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="re-execute notebooks even when unchanged")
     parser.add_argument("--only", action="append", metavar="NOTEBOOK",
                         help="execute only this notebook (e.g. 01_data); repeatable")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="execute the distillation matrix's notebooks N at a time (threads split among them)")
     parser.add_argument("--no-build", action="store_true", help="execute notebooks but skip jupyter-book")
 
 
@@ -22,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
         runner.dry_run(profile)
         return 0
     start = time.perf_counter()
-    timings = runner.execute(profile, force=args.force, only=args.only)
+    timings = runner.execute(profile, force=args.force, only=args.only, jobs=args.jobs)
     executed = sum(s for _, s, cached in timings if not cached)
     print(f"[kdlib book] notebooks: {len(timings)} ({sum(c for *_, c in timings)} unchanged), "
           f"{executed:.0f} s executing")

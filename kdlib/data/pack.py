@@ -239,7 +239,7 @@ def fetch_pack(
     """
     import urllib.request  # only a download needs it
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     dest = Path(dest).resolve()
     expected = dict(checksums) if checksums is not None else load_checksums(CHECKSUM_FILE)

@@ -41,6 +41,9 @@ class DataConfig:
         validation_queries: training queries held out (fixed by ``seed``) for validation.
         max_queries: cap on queries per dataset (``tiny``); ``None`` keeps all.
         rerank_depth: how many candidates of each query are re-ranked.
+        validation_depth: candidates per validation query (``None``: ``rerank_depth``).
+        max_train_triples: cap on the students' training triples (a seeded random subset;
+            ``None`` keeps all). Teachers score only these, so it bounds scoring cost too.
         negatives_per_positive: sampled negatives per judged positive in label triples.
         positive_min_grade: smallest relevance grade that counts as a positive.
         query_max_len: query truncation in word pieces (paper: 30).
@@ -55,6 +58,8 @@ class DataConfig:
     validation_queries: int = 12
     max_queries: int | None = None
     rerank_depth: int = 100
+    validation_depth: int | None = None
+    max_train_triples: int | None = None
     negatives_per_positive: int = 4
     positive_min_grade: int = 2
     query_max_len: int = 30
@@ -207,6 +212,7 @@ class Profile:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     device: str = "auto"
+    source: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain, JSON-serialisable dict (tuples become lists)."""
@@ -215,6 +221,7 @@ class Profile:
     def fingerprint(self, *sections: str) -> str:
         """A short stable hash of the given sections (all when none), for artifact paths."""
         data = self.to_dict()
+        data.pop("source", None)  # where a profile was read from does not change results
         if sections:
             data = {s: _dotted_get(data, s) for s in sections}
         blob = json.dumps(data, sort_keys=True).encode()
@@ -294,6 +301,7 @@ def load(name_or_path: str | os.PathLike) -> Profile:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     values.setdefault("name", path.stem)
+    values["source"] = str(path.resolve())
     return _build(Profile, values, str(path))
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from kdlib.errors import KdlibError
 from kdlib.train.precision import autocast

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from kdlib.train.errors import ExamplesError, NonFiniteLossError
 from kdlib.train.examples import TrainingExample
-from kdlib.train.loop import train
 from kdlib.train.result import TrainResult
-from kdlib.train.validation import Validation
 
 __all__ = [
     "ExamplesError",
@@ -27,7 +25,16 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # The pipeline imports kdlib.data / kdlib.models; load it only when asked for.
+    # The loop imports torch, the pipeline kdlib.data / kdlib.models: load them only when
+    # asked for, so that reading a finished run's results stays cheap.
+    if name == "train":
+        from kdlib.train.loop import train
+
+        return train
+    if name == "Validation":
+        from kdlib.train.validation import Validation
+
+        return Validation
     if name in ("label_examples", "train_student", "train_own_teacher", "student_examples"):
         from kdlib.train import pipeline
 

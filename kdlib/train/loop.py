@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from kdlib.profiles import TrainConfig
 from kdlib.train import checkpoint as ckpt
@@ -96,8 +96,7 @@ def train(
             f"batch_size {config.batch_size} < world_size {info.world_size} x grad_accum {config.grad_accum}"
         )
     if info.device.type == "cpu":
-        cores = os.cpu_count() or 1
-        torch.set_num_threads(config.num_threads or max(1, cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))))
+        torch.set_num_threads(cpu_threads(config.num_threads, info.world_size))
     torch.manual_seed(config.seed)
     use_bf16 = config.bf16 and bf16_supported(info.device.type)
 
@@ -218,6 +217,18 @@ def train(
         result.final_dir = out / "final"
     distributed.barrier(info)
     return result
+
+
+def cpu_threads(configured: int | None, world_size: int = 1) -> int:
+    """Torch threads for CPU training: the profile's setting, else an explicit
+    ``OMP_NUM_THREADS`` (e.g. set by ``kdlib book --jobs``), else the cores shared
+    among the local ranks."""
+    if configured:
+        return configured
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    cores = os.cpu_count() or 1
+    return max(1, cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", world_size))))
 
 
 def _empty_window() -> dict[str, float]:

@@ -62,7 +62,10 @@ def student_triples(profile: Profile) -> tuple[Any, list]:
         qids = [q for q in qids if run.get(q)]
     if not qids:
         raise ConfigError(f"no training query is covered by the published teachers {published_members(profile)}")
-    return train, _label_triples(profile, train, qids)
+    triples = _label_triples(profile, train, qids)  # shuffled with data.seed
+    if profile.data.max_train_triples is not None:
+        triples = triples[: profile.data.max_train_triples]
+    return train, triples
 
 
 def label_examples(profile: Profile, split: str = "train") -> list[TrainingExample]:
@@ -77,8 +80,9 @@ def label_examples(profile: Profile, split: str = "train") -> list[TrainingExamp
 def make_validation(profile: Profile, *, depth: int | None = None) -> Validation:
     """nDCG@10 re-ranking of the held-out validation queries' candidates."""
     validation = _splits(profile).validation
+    depth = depth or profile.data.validation_depth or profile.data.rerank_depth
     return Validation(validation, qids=validation.judged_qids(), candidates=profile.data.candidates,
-                      depth=depth or profile.data.rerank_depth, batch_size=profile.eval.batch_size)
+                      depth=depth, batch_size=profile.eval.batch_size)
 
 
 def _build(arch: str, encoder: Any, profile: Profile, dropout: float, options: dict, seed: int) -> Any:
@@ -113,7 +117,8 @@ def train_student(
             triples are the training data. ``None``: label triples of
             :func:`student_triples` (the same triples, without scores).
         out_dir: the run directory.
-        validation_depth: candidates per validation query (default ``data.rerank_depth``).
+        validation_depth: candidates per validation query (default ``data.validation_depth``,
+            else ``data.rerank_depth``).
         **train_kwargs: passed on to :func:`kdlib.train.train`.
     """
     from kdlib import losses
