@@ -49,5 +49,6 @@ def run(args: argparse.Namespace) -> int:
                                         out_dir=args.out, progress=not args.no_progress)
     summary = {k: result.to_json()[k] for k in ("out_dir", "steps", "finished", "best_score", "best_step", "final_loss")}
     summary["model_dir"] = None if result.model_dir is None else str(result.model_dir)
-    print(json.dumps(summary))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary, from rank 0
+        print(json.dumps(summary))
     return 0

@@ -71,6 +71,20 @@ class RankingLoss(torch.nn.Module):
         return f"requires_teacher={self.requires_teacher}"
 
 
+class TemperatureLoss(RankingLoss):
+    """A loss with a positive ``temperature`` that scales scores or margins before a squashing
+    function (softmax, sigmoid)."""
+
+    def __init__(self, temperature: float = 1.0) -> None:
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"{self.name}: temperature must be positive, got {temperature}")
+        self.temperature = float(temperature)
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature}"
+
+
 def margins(scores: torch.Tensor) -> torch.Tensor:
     """Signed margins of the positive over each negative: ``scores[:, :1] - scores[:, 1:]``, ``(batch, n)``."""
     return scores[:, :1] - scores[:, 1:]

@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kdlib.losses.base import RankingLoss
+from kdlib.losses.base import TemperatureLoss
 
 
-class KLDivLoss(RankingLoss):
+class KLDivLoss(TemperatureLoss):
     r"""KL divergence from the teacher's to the student's softmax over each query's passages.
 
     .. math::
@@ -40,16 +40,7 @@ class KLDivLoss(RankingLoss):
     name = "kl_div"
     requires_teacher = True
 
-    def __init__(self, temperature: float = 1.0) -> None:
-        super().__init__()
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
-        self.temperature = float(temperature)
-
     def compute(self, student_scores: torch.Tensor, teacher_scores: torch.Tensor | None) -> torch.Tensor:
         student_log = F.log_softmax(student_scores / self.temperature, dim=1)
         teacher_log = F.log_softmax(teacher_scores / self.temperature, dim=1)
         return F.kl_div(student_log, teacher_log, reduction="batchmean", log_target=True)
-
-    def extra_repr(self) -> str:
-        return f"temperature={self.temperature}"

@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kdlib.losses.base import RankingLoss, margins
+from kdlib.losses.base import TemperatureLoss, margins
 
 
-class WeightedRankNetLoss(RankingLoss):
+class WeightedRankNetLoss(TemperatureLoss):
     r"""RankNet on the label order, each pair weighted by the teacher's confidence in it.
 
     .. math::
@@ -42,15 +42,6 @@ class WeightedRankNetLoss(RankingLoss):
     name = "weighted_ranknet"
     requires_teacher = True
 
-    def __init__(self, temperature: float = 1.0) -> None:
-        super().__init__()
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
-        self.temperature = float(temperature)
-
     def compute(self, student_scores: torch.Tensor, teacher_scores: torch.Tensor | None) -> torch.Tensor:
         weights = torch.sigmoid(margins(teacher_scores) / self.temperature)
         return (weights * F.softplus(-margins(student_scores))).mean()
-
-    def extra_repr(self) -> str:
-        return f"temperature={self.temperature}"

@@ -1,14 +1,14 @@
 """The five ranking architectures of the paper, behind one interface (:class:`Ranker`).
 
-========== ===================================================== ====================
-name       scoring                                               passage cache
-========== ===================================================== ====================
-bert_cat   ``[CLS] q [SEP] p [SEP]`` -> CLS -> linear             none (texts)
-bert_dot   ``CLS(q) · CLS(p)``                                   one vector
-colbert    ``Σ_i max_j q_i · p_j``                                token vectors
-prett      separate first layers, joint last layers, CLS -> linear passage hidden states
-tk         shallow transformer, cosine kernels, log-sum pooling  token vectors
-========== ===================================================== ====================
+========== ========================================================= ====================
+name       scoring                                                   passage cache
+========== ========================================================= ====================
+bert_cat   ``[CLS] q [SEP] p [SEP]`` -> CLS -> linear                 none (texts)
+bert_dot   ``CLS(q) · CLS(p)``                                       one vector
+colbert    ``Σ_i max_j q_i · p_j``                                    token vectors
+prett      separate first layers, joint last layers, CLS -> linear   passage hidden states
+tk         shallow transformer, cosine kernels, log-sum pooling      token vectors
+========== ========================================================= ====================
 
 Build one with :func:`build`, reload it with :func:`load` (which also reads the authors'
 published checkpoint layouts), and switch attention kernels with :func:`set_attention`.

@@ -158,4 +158,8 @@ def load_encoder(
     with quiet_transformers():
         model = AutoModel.from_pretrained(path, config=config, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path)
+    # No architecture scores with BERT's pooler (tanh over CLS): dropping it saves its
+    # compute, and DistributedDataParallel requires every parameter to receive a gradient.
+    if getattr(model, "pooler", None) is not None:
+        model.pooler = None
     return model, tokenizer
