@@ -92,7 +92,7 @@ def teacher_file(profile: Profile, teacher: str) -> Path:
     key = {**_section(profile, "data", "teacher.normalisation", "teacher.scale"), "members": members}
     if "own" in members:
         key["own_teacher"] = _own_teacher_key(profile)
-    out_dir = artifacts.stage_dir(profile.name, f"teacher-{teacher}", key)
+    out_dir = artifacts.stage_dir(profile.name, f"teacher-file-{teacher}", key)
     path = out_dir / "teacher_scores.tsv"
     if path.is_file():
         return path

@@ -164,11 +164,22 @@ def execute(profile: Profile, *, force: bool = False, only: Iterable[str] | None
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(phase)))) as pool:
             results = pool.map(lambda e: _execute_one(e, profile, digest, force, log), phase)
             timings += list(results)
-    write_text_atomic(
-        out_dir / f"timings-{profile.name}.json",
-        json.dumps([{"execution": l, "seconds": round(s, 2), "cached": c} for l, s, c in timings], indent=1),
-    )
+    _write_timings(out_dir / f"timings-{profile.name}.json", timings)
     return timings
+
+
+def _write_timings(path: Path, timings: list[tuple[str, float, bool]]) -> None:
+    """Record each execution's time; an unchanged (skipped) notebook keeps the time of the
+    execution that produced it, so the file always describes the book as built."""
+    previous = {}
+    if path.is_file():
+        previous = {row["execution"]: row for row in json.loads(path.read_text())}
+    rows = []
+    for label, seconds, cached in timings:
+        if cached and label in previous:
+            seconds = previous[label]["seconds"]
+        rows.append({"execution": label, "seconds": round(seconds, 2), "unchanged_this_build": cached})
+    write_text_atomic(path, json.dumps(rows, indent=1))
 
 
 def _execute_one(execution: Execution, profile: Profile, digest: str, force: bool, log) -> tuple[str, float, bool]:

@@ -41,15 +41,7 @@ class BertDot(EncoderRanker):
     Options = BertDotOptions
 
     def tokenize(self, queries: Sequence[str], passages: Sequence[str]) -> dict[str, torch.Tensor]:
-        self._check_pairs(queries, passages)
-        query_ids, query_mask = self.single_sequences(queries, self.config.query_max_len)
-        passage_ids, passage_mask = self.single_sequences(passages, self.config.passage_max_len)
-        return {
-            "query_input_ids": query_ids,
-            "query_attention_mask": query_mask,
-            "passage_input_ids": passage_ids,
-            "passage_attention_mask": passage_mask,
-        }
+        return self.separate_features(queries, passages)
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """One float32 vector per sequence: ``(batch, hidden)``."""

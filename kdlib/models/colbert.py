@@ -81,20 +81,12 @@ class ColBert(EncoderRanker):
         dim = self.options.compression_dim
         self.compressor = torch.nn.Linear(self.hidden_size, dim, bias=False) if dim else None
 
-    def _query_sequences(self, queries: Sequence[str]):
+    def query_sequences(self, queries: Sequence[str]):
         suffix = [self.special_id("mask")] * self.options.query_augmentation
         return self.single_sequences(queries, self.config.query_max_len, suffix)
 
     def tokenize(self, queries: Sequence[str], passages: Sequence[str]) -> dict[str, torch.Tensor]:
-        self._check_pairs(queries, passages)
-        query_ids, query_mask = self._query_sequences(queries)
-        passage_ids, passage_mask = self.single_sequences(passages, self.config.passage_max_len)
-        return {
-            "query_input_ids": query_ids,
-            "query_attention_mask": query_mask,
-            "passage_input_ids": passage_ids,
-            "passage_attention_mask": passage_mask,
-        }
+        return self.separate_features(queries, passages)
 
     def token_vectors(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """One vector per token, ``(batch, length, dim)``."""
@@ -123,7 +115,7 @@ class ColBert(EncoderRanker):
         rows = torch.arange(len(cache)) if indices is None else torch.as_tensor(list(indices), dtype=torch.long)
         scores = [torch.empty(0)]
         with self.inference():
-            ids, mask = self._query_sequences([query])
+            ids, mask = self.query_sequences([query])
             query_vectors = self.token_vectors(ids.to(self.device), mask.to(self.device)).float()
             for start in range(0, len(rows), batch_size):
                 chunk = rows[start : start + batch_size]

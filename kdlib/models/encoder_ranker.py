@@ -45,6 +45,22 @@ class EncoderRanker(Ranker):
         pieces = self.word_pieces(texts, max_len)
         return pad_sequences([[cls, *p, sep, *suffix] for p in pieces], self.special_id("pad"))
 
+    def query_sequences(self, queries: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Queries encoded on their own (bi-encoders); ColBERT appends its [MASK] augmentation."""
+        return self.single_sequences(queries, self.config.query_max_len)
+
+    def separate_features(self, queries: Sequence[str], passages: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Features of aligned pairs whose query and passage are encoded separately."""
+        self._check_pairs(queries, passages)
+        query_ids, query_mask = self.query_sequences(queries)
+        passage_ids, passage_mask = self.single_sequences(passages, self.config.passage_max_len)
+        return {
+            "query_input_ids": query_ids,
+            "query_attention_mask": query_mask,
+            "passage_input_ids": passage_ids,
+            "passage_attention_mask": passage_mask,
+        }
+
     @classmethod
     def restore(cls, path: Path, config: RankerConfig, *, attn_implementation: str | None = None) -> Ranker:
         from transformers import AutoModel, AutoTokenizer
