@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kdlib-installed
 PROFILE ?= embedded
+JOBS    ?= 1
 
 .PHONY: book test env clean
 
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 book: $(STAMP)
-	$(BIN)/kdlib book --profile $(PROFILE)
+	$(BIN)/kdlib book --profile $(PROFILE) --jobs $(JOBS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
