@@ -154,6 +154,8 @@ def execute(profile: Profile, *, force: bool = False, only: Iterable[str] | None
     # OpenMP threads that yield when idle (busy-waiting threads slow down a shared 2-core CPU).
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Figures render into the executed notebooks whatever backend the caller uses (e.g. Agg).
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     if jobs > 1:
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
     wanted = set(only) if only else None

@@ -36,6 +36,10 @@ def test_tiny_book_executes_every_notebook_and_builds(tmp_path, monkeypatch):
         injected = [c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert injected and "profile" in injected[0].source
 
+    # Chapters with figures show them (kdlib.plots returns figures; the notebook displays them).
+    for name in ("01_data", "02_teachers", "03_score_distributions", "05_results", "06_efficiency"):
+        assert "image/png" in (generated / f"{name}.ipynb").read_text(), f"{name} shows no figure"
+
     results = pd.read_csv(tmp_path / "artifacts" / "tiny" / "results.csv")
     cells = runner.matrix_runs(profile)
     students = results[results["arch"].isin(profile.student.architectures)]
