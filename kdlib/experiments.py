@@ -16,10 +16,7 @@ Stages and their files:
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -294,11 +291,7 @@ def record_results(profile: Profile, rows: Sequence[Mapping[str, Any]]) -> None:
             subset=["dataset", "arch", "teacher", "loss", "measure"], keep="last")
     else:
         frame = new
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".csv.tmp")
-    os.close(fd)
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    _write_frame(path, frame)
 
 
 def results(profile: Profile) -> pd.DataFrame:
@@ -324,11 +317,13 @@ def _cached_frame(path: Path, compute) -> pd.DataFrame:
     if path.is_file():
         return pd.read_csv(path)
     frame = compute()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".csv.tmp")
-    os.close(fd)
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    _write_frame(path, frame)
     return frame
+
+
+def _write_frame(path: Path, frame: pd.DataFrame) -> None:
+    """Write ``frame`` as CSV, atomically."""
+    artifacts.write_text_atomic(path, frame.to_csv(index=False))
 
 
 def teacher_results(profile: Profile) -> dict[str, dict[str, float]]:
@@ -425,7 +420,7 @@ def latency(profile: Profile) -> pd.DataFrame:
             results.append(measure_latency(ranker, test, candidates=profile.data.candidates,
                                            depth=profile.data.rerank_depth, n_queries=profile.eval.latency_queries,
                                            repeats=profile.eval.latency_repeats))
-        return latency_table(results).reset_index(drop=("arch" in latency_table(results).columns))
+        return latency_table(results).reset_index(drop=True)
 
     return _cached_frame(path, compute)
 
@@ -463,6 +458,6 @@ def dense(profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
                               "query_encode_ms": result.query_encode_ms_per_query,
                               "corpus_encode_s": result.encode_seconds})
     measures, stats = pd.DataFrame(measure_rows), pd.DataFrame(stat_rows)
-    _cached_frame(measures_path, lambda: measures)
-    _cached_frame(stats_path, lambda: stats)
+    _write_frame(measures_path, measures)
+    _write_frame(stats_path, stats)
     return measures, stats
