@@ -26,7 +26,10 @@ import pandas as pd
 from kdlib import artifacts
 from kdlib.profiles import Profile
 
-TEACHERS = ("baseline", "T1", "T2", "own")
+TEACHERS = ("baseline", "T1", "T2", "own", "T2_scored")
+#: The ablation teacher setting: T2 distilled only on pairs every published member scored
+#: (``teacher.unscored: drop``) instead of imputing the query's lowest score.
+SCORED_ONLY = "T2_scored"
 RESULT_COLUMNS = ["profile", "dataset", "arch", "teacher", "loss", "measure", "value"]
 
 
@@ -76,20 +79,29 @@ def teacher_members(profile: Profile, teacher: str) -> list[str]:
     """The published runs (or ``own``) that make up a teacher setting."""
     if teacher == "T1":
         return [profile.teacher.t1]
-    if teacher == "T2":
+    if teacher in ("T2", SCORED_ONLY):
         return list(profile.teacher.t2)
     if teacher == "own":
         return ["own"]
-    raise ValueError(f"unknown teacher {teacher!r}: expected one of T1, T2, own")
+    raise ValueError(f"unknown teacher {teacher!r}: expected one of T1, T2, own, {SCORED_ONLY}")
+
+
+def teacher_profile(profile: Profile, teacher: str) -> Profile:
+    """The profile a teacher setting trains under (the ablation switches imputation off)."""
+    from kdlib.profiles import override
+
+    return override(profile, {"teacher.unscored": "drop"}) if teacher == SCORED_ONLY else profile
 
 
 def teacher_file(profile: Profile, teacher: str) -> Path:
     """The teacher's scores of the students' triples, in the published format (cached)."""
     members = teacher_members(profile, teacher)
-    key = {**_section(profile, "data", "teacher.normalisation", "teacher.scale"), "members": members}
+    profile = teacher_profile(profile, teacher)
+    key = {**_section(profile, "data", "teacher.normalisation", "teacher.scale", "teacher.unscored"),
+           "members": members}
     if "own" in members:
         key["own_teacher"] = _own_teacher_key(profile)
-    out_dir = artifacts.stage_dir(profile.name, f"teacher-file-{teacher}", key)
+    out_dir = artifacts.stage_dir(profile.name, f"teacher-file-{teacher.replace('_', '-')}", key)
     path = out_dir / "teacher_scores.tsv"
     if path.is_file():
         return path
@@ -102,9 +114,9 @@ def teacher_file(profile: Profile, teacher: str) -> Path:
 def _write_teacher_file(profile: Profile, members: Sequence[str], path: Path) -> None:
     from kdlib.data import write_teacher_scores
     from kdlib.teacher import published_teacher_scores, score_triples
-    from kdlib.train.pipeline import student_triples
+    from kdlib.train.pipeline import distillation_triples
 
-    dataset, triples = student_triples(profile)
+    dataset, triples = distillation_triples(profile)
     published = [m for m in members if m != "own"]
     if published and len(published) == len(members):
         records = published_teacher_scores(dataset, triples, published,
@@ -133,9 +145,9 @@ def raw_member_scores(profile: Profile) -> pd.DataFrame:
     Columns: teacher, kind (positive / negative), score, imputed_pairs, pairs.
     """
     from kdlib.teacher import member_scores
-    from kdlib.train.pipeline import published_members, student_triples
+    from kdlib.train.pipeline import distillation_triples, published_members
 
-    dataset, triples = student_triples(profile)
+    dataset, triples = distillation_triples(profile)
     rows = []
     for member in published_members(profile):
         scores = member_scores(dataset, triples, member)
@@ -215,7 +227,8 @@ def student_key(profile: Profile, arch: str, teacher: str, loss: str) -> dict[st
     key = _section(profile, "data", "student.encoder", "train")
     key.update(arch=arch, teacher=teacher, loss=loss, options=dict(profile.student.options.get(arch, {})))
     if teacher != "baseline":
-        key["teacher_config"] = {**_section(profile, "teacher.normalisation", "teacher.scale"),
+        key["teacher_config"] = {**_section(teacher_profile(profile, teacher), "teacher.normalisation",
+                                            "teacher.scale", "teacher.unscored"),
                                  "members": teacher_members(profile, teacher)}
         if teacher == "own":
             key["own_teacher"] = _own_teacher_key(profile)
@@ -250,7 +263,8 @@ def student(profile: Profile, arch: str, teacher: str, loss: str) -> StudentRun:
 
                 scores = None if teacher == "baseline" else teacher_file(profile, teacher)
                 start = time.perf_counter()
-                result = train_student(profile, arch, loss, teacher_scores=scores, out_dir=out, progress=False)
+                result = train_student(teacher_profile(profile, teacher), arch, loss, teacher_scores=scores,
+                                       out_dir=out, progress=False)
                 artifacts.write_text_atomic(timing, json.dumps(time.perf_counter() - start))
             if not run_path.is_file():
                 from kdlib.models import load
@@ -285,13 +299,16 @@ def record_results(profile: Profile, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert or replace rows (keyed by dataset, arch, teacher, loss, measure) in results.csv."""
     path = results_path(profile)
     new = pd.DataFrame([{"profile": profile.name, **row} for row in rows], columns=RESULT_COLUMNS)
-    if path.is_file():
-        old = pd.read_csv(path, dtype={"value": float})
-        frame = pd.concat([old, new]).drop_duplicates(
-            subset=["dataset", "arch", "teacher", "loss", "measure"], keep="last")
-    else:
-        frame = new
-    _write_frame(path, frame)
+    # Notebooks of one phase run in parallel (``kdlib book --jobs``): read-modify-write under
+    # a lock, or two writers would each drop the other's rows.
+    with artifacts.stage_lock(path.parent / ".results"):
+        if path.is_file():
+            old = pd.read_csv(path, dtype={"value": float})
+            frame = pd.concat([old, new]).drop_duplicates(
+                subset=["dataset", "arch", "teacher", "loss", "measure"], keep="last")
+        else:
+            frame = new
+        _write_frame(path, frame)
 
 
 def results(profile: Profile) -> pd.DataFrame:
@@ -332,22 +349,13 @@ def teacher_results(profile: Profile) -> dict[str, dict[str, float]]:
     Also recorded in results.csv with ``arch`` = ``bm25`` / ``teacher``.
     """
     from kdlib.evaluate import evaluate
-    from kdlib.rerank import rerank
-    from kdlib.models import load
 
     test = splits(profile).test
     measures = profile.eval.measures
     out = {"BM25": evaluate(test.runs[profile.data.candidates], test.qrels, measures)}
     for teacher in ("T1", "T2"):
         out[teacher] = evaluate(published_teacher_run(profile, teacher, test), test.qrels, measures)
-    own_dir = artifacts.stage_dir(profile.name, "teacher-own-test", _own_teacher_key(profile))
-    own_path = own_dir / "metrics.json"
-    if not own_path.is_file():
-        ranker = load(own_teacher(profile).model_dir)
-        run = rerank(ranker, test, candidates=profile.data.candidates, depth=profile.data.rerank_depth,
-                     batch_size=profile.eval.batch_size)
-        artifacts.write_text_atomic(own_path, json.dumps(evaluate(run, test.qrels, measures)))
-    out["own"] = json.loads(own_path.read_text())
+    out["own"] = evaluate(own_teacher_run(profile), test.qrels, measures)
     rows = []
     for name, metrics in out.items():
         arch, teacher, loss = ("bm25", "none", "none") if name == "BM25" else (
@@ -356,6 +364,89 @@ def teacher_results(profile: Profile) -> dict[str, dict[str, float]]:
                   "measure": m, "value": v} for m, v in metrics.items()]
     record_results(profile, rows)
     return out
+
+
+def own_teacher_run(profile: Profile) -> dict[str, dict[str, float]]:
+    """Our own BERT_CAT teacher re-ranking the test candidates (cached as a TREC run)."""
+    from kdlib.data import read_run, write_run
+    from kdlib.models import load
+    from kdlib.rerank import rerank
+
+    key = {**_own_teacher_key(profile), "eval": _section(profile, "eval.batch_size")}
+    path = artifacts.stage_dir(profile.name, "teacher-own-test", key) / "test.run"
+    if not path.is_file():
+        test = splits(profile).test
+        ranker = load(own_teacher(profile).model_dir)
+        run = rerank(ranker, test, candidates=profile.data.candidates, depth=profile.data.rerank_depth,
+                     batch_size=profile.eval.batch_size)
+        write_run(run, path, tag="own-teacher")
+    return read_run(path)
+
+
+def untrained(profile: Profile, arch: str) -> dict[str, float]:
+    """A student's starting point: the freshly built model (pre-trained encoder, new heads
+    initialised with the students' seed) re-ranking the test candidates, untrained.
+
+    Recorded in results.csv as teacher ``untrained``, loss ``none``; the run is cached.
+    """
+    from kdlib.evaluate import evaluate
+
+    test = splits(profile).test
+    metrics = evaluate(untrained_run(profile, arch), test.qrels, profile.eval.measures)
+    record_results(profile, [{"dataset": profile.data.test, "arch": arch, "teacher": "untrained", "loss": "none",
+                              "measure": m, "value": v} for m, v in metrics.items()])
+    return metrics
+
+
+def _untrained_key(profile: Profile, arch: str) -> dict[str, Any]:
+    return {**_section(profile, "data", "student.encoder", "train.seed", "train.dropout", "eval.batch_size"),
+            "arch": arch, "options": dict(profile.student.options.get(arch, {}))}
+
+
+def untrained_run(profile: Profile, arch: str) -> dict[str, dict[str, float]]:
+    """The untrained student's test run (see :func:`untrained`)."""
+    from kdlib.data import read_run, write_run
+    from kdlib.rerank import rerank
+    from kdlib.train.pipeline import build_student
+
+    path = artifacts.stage_dir(profile.name, "untrained", _untrained_key(profile, arch)) / "test.run"
+    if not path.is_file():
+        test = splits(profile).test
+        ranker = build_student(profile, arch)
+        run = rerank(ranker, test, candidates=profile.data.candidates, depth=profile.data.rerank_depth,
+                     batch_size=profile.eval.batch_size)
+        write_run(run, path, tag=f"{arch}-untrained")
+    return read_run(path)
+
+
+def test_run(profile: Profile, arch: str, teacher: str, loss: str) -> dict[str, dict[str, float]]:
+    """The test run behind any row of results.csv: BM25, a teacher, an untrained or trained student."""
+    test = splits(profile).test
+    if arch == "bm25":
+        return {q: dict(r) for q, r in test.runs[profile.data.candidates].items()}
+    if arch == "teacher":
+        return own_teacher_run(profile) if teacher == "own" else published_teacher_run(profile, teacher, test)
+    if teacher == "untrained":
+        return untrained_run(profile, arch)
+    from kdlib.data import read_run
+
+    return read_run(student(profile, arch, teacher, loss).run_path)
+
+
+def per_query(profile: Profile, rows: Sequence[tuple[str, str, str]], measure: str = "nDCG@10") -> pd.DataFrame:
+    """Per-query values of ``measure`` for result rows ``(arch, teacher, loss)``.
+
+    Returns:
+        A frame indexed by qid with one column per row, named ``arch/teacher/loss``.
+    """
+    from kdlib.evaluate import evaluate_per_query
+
+    qrels = splits(profile).test.qrels
+    columns = {}
+    for arch, teacher, loss in rows:
+        values = evaluate_per_query(test_run(profile, arch, teacher, loss), qrels, [measure])
+        columns[f"{arch}/{teacher}/{loss}"] = values.set_index("qid")["value"]
+    return pd.DataFrame(columns)
 
 
 def test_label_pairs(profile: Profile, *, max_triples: int = 400):

@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
     profile = profiles.load(args.profile)
     if args.set:
         profile = profiles.override(profile, dict(profiles.parse_override(s) for s in args.set))
-    from kdlib.train.pipeline import student_triples
+    from kdlib.train.pipeline import distillation_triples
 
-    dataset, triples = student_triples(profile)
+    dataset, triples = distillation_triples(profile)
     if args.triples:
         from kdlib.data import Triple, read_triples_ids
 

@@ -38,7 +38,14 @@ from kdlib.data.formats import (
 )
 from kdlib.data.irds import IRDS_DATASETS, LazyPassages, irds_triples, load_irds
 from kdlib.data.pack import SOURCES, PackSource, fetch_pack, load_checksums, pack_dir, verify_pack
-from kdlib.data.triples import Splits, Triple, sample_label_triples, split_queries, training_splits
+from kdlib.data.triples import (
+    Splits,
+    Triple,
+    sample_candidate_pairs,
+    sample_label_triples,
+    split_queries,
+    training_splits,
+)
 
 __all__ = [
     "DATASETS",
@@ -77,6 +84,7 @@ __all__ = [
     "verify_pack",
     "Splits",
     "Triple",
+    "sample_candidate_pairs",
     "sample_label_triples",
     "split_queries",
     "training_splits",

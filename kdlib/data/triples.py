@@ -105,11 +105,86 @@ def sample_label_triples(
     return triples
 
 
+def sample_candidate_pairs(
+    dataset: Dataset,
+    qids: Iterable[str],
+    *,
+    pairs_per_query: int,
+    candidates: str = "bm25",
+    depth: int = 100,
+    scored_by: Iterable[str] = (),
+    seed: int = 42,
+) -> list[Triple]:
+    """Pairs of a query's candidates for distillation, labels or not.
+
+    Margin-MSE needs no label: any two passages a teacher scored give it a target margin
+    (Hofstätter et al., 2020, Section 3). Each pair is two distinct passages drawn uniformly
+    from the query's top-``depth`` candidates, the same distribution the student re-ranks at
+    test time. ``Triple.pos_pid`` / ``neg_pid`` are then just the first and second passage:
+    the teacher's margin says which is better, and may say it is the second.
+
+    Args:
+        dataset: holds the ``candidates`` run and the passage texts.
+        qids: queries to draw from.
+        pairs_per_query: distinct pairs per query (fewer where the pool is smaller).
+        candidates: the run whose top ``depth`` passages form the pool.
+        depth: pool depth.
+        scored_by: runs that must all hold a passage for it to enter the pool (the members
+            of every teacher of the matrix, when unscored pairs are dropped); empty: no filter.
+        seed: the same seed gives the same pairs in the same order.
+
+    Returns:
+        Pairs in a seeded random order; only passages with text are used.
+    """
+    if candidates not in dataset.runs:
+        raise ValueError(f"{dataset.name} has no run {candidates!r}: expected one of {sorted(dataset.runs)}")
+    if pairs_per_query < 1:
+        raise ValueError(f"pairs_per_query must be >= 1, got {pairs_per_query}")
+    filters = [dataset.runs[name] for name in scored_by]
+    rng = random.Random(seed)
+    pairs: list[Triple] = []
+    for qid in sorted(set(qids), key=qid_sort_key):
+        pool = [p for p in _top(dataset.runs[candidates].get(qid), depth)
+                if p in dataset.passages and all(p in run.get(qid, {}) for run in filters)]
+        n = len(pool)
+        total = n * (n - 1) // 2
+        if total == 0:
+            continue
+        # Sample pair indices without building all n^2 pairs: index k <-> (i, j), i < j.
+        for k in rng.sample(range(total), min(pairs_per_query, total)):
+            i, j = _pair_from_index(k, n)
+            first, second = (pool[i], pool[j]) if rng.random() < 0.5 else (pool[j], pool[i])
+            pairs.append(Triple(qid, first, second))
+    rng.shuffle(pairs)
+    return pairs
+
+
+def _pair_from_index(k: int, n: int) -> tuple[int, int]:
+    """The ``k``-th pair ``(i, j)``, ``i < j``, of ``n`` items in row order."""
+    i = 0
+    while k >= n - 1 - i:
+        k -= n - 1 - i
+        i += 1
+    return i, i + 1 + k
+
+
+def _load(data_config: DataConfig, name: str) -> Dataset:
+    """One dataset of the configured pack, capped at ``max_queries`` judged queries."""
+    if data_config.pack == "msmarco":
+        from kdlib.data.irds import load_irds
+
+        dataset = load_irds(name)
+        if data_config.max_queries is not None:
+            dataset = dataset.subset(dataset.judged_qids()[: data_config.max_queries])
+        return dataset
+    return load_dataset(name, max_queries=data_config.max_queries)
+
+
 def training_splits(data_config: DataConfig) -> Splits:
     """Train, validation and test datasets of a :class:`kdlib.profiles.DataConfig`.
 
     The ``train`` datasets are merged and ``validation_queries`` of their judged queries
-    are held out (seeded); ``max_queries`` caps each dataset. The test dataset is never
+    are held out (seeded), drawn only from the ``validation_from`` datasets when given; ``max_queries`` caps each dataset. The test dataset is never
     part of training or validation.
 
     Raises:
@@ -117,20 +192,20 @@ def training_splits(data_config: DataConfig) -> Splits:
     """
     if data_config.test in data_config.train:
         raise ValueError(f"test dataset {data_config.test!r} is also a training dataset")
-    if data_config.pack == "msmarco":
-        from kdlib.data.irds import load_irds
-
-        parts = [load_irds(name) for name in data_config.train]
-        if data_config.max_queries is not None:
-            parts = [ds.subset(ds.judged_qids()[: data_config.max_queries]) for ds in parts]
-        full = merge_datasets(parts)
-        test = load_irds(data_config.test)
-        if data_config.max_queries is not None:
-            test = test.subset(test.judged_qids()[: data_config.max_queries])
-    else:
-        full = load_dataset(data_config.train, max_queries=data_config.max_queries)
-        test = load_dataset(data_config.test, max_queries=data_config.max_queries)
-    train_qids, validation_qids = split_queries(full.judged_qids(), data_config.validation_queries, data_config.seed)
+    full = merge_datasets([_load(data_config, name) for name in data_config.train])
+    test = _load(data_config, data_config.test)
+    pool = full.judged_qids()
+    if data_config.validation_from:
+        unknown = [n for n in data_config.validation_from if n not in data_config.train]
+        if unknown:
+            raise ValueError(f"validation_from {unknown} are not training datasets {list(data_config.train)}")
+        # Hold out validation queries from these datasets only (e.g. a year without teacher
+        # runs), so that every query a teacher scored stays available for training.
+        held_from = {q for name in data_config.validation_from for q in _load(data_config, name).judged_qids()}
+        pool = [q for q in pool if q in held_from]
+    _, validation_qids = split_queries(pool, data_config.validation_queries, data_config.seed)
+    held = set(validation_qids)
+    train_qids = [q for q in full.judged_qids() if q not in held]
     train, validation = full.subset(train_qids), full.subset(validation_qids)
     overlap = (set(train.queries) | set(validation.queries)) & set(test.queries)
     assert not overlap, f"test queries leaked into training: {sorted(overlap)[:5]}"

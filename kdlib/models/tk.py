@@ -2,12 +2,23 @@
 
 1. Word-piece embeddings ``e`` taken from the encoder's embedding matrix (frozen by default).
 2. Contextualisation by a shallow 2-layer transformer, mixed with the raw embeddings by a
-   learned scalar: ``ĉ = α e + (1 - α) Transformer(e + pos)``  (pos: fixed sinusoidal).
+   learned scalar: ``ĉ = α e + (1 - α) Transformer(e + pos)``. ``pos`` are fixed sinusoids;
+   query and passage get different ones (passage positions start at 500, as in the authors'
+   TK), so a query token never looks like the passage token at the same position.
 3. Cosine match matrix ``M_ij = cos(ĉ_q[i], ĉ_p[j])``.
 4. 11 RBF kernels with ``μ_k ∈ {1.0, 0.9, ..., -0.9}`` and ``σ = 0.1`` (the same σ for all, as in
    this reproduction's brief): ``K_k(i) = Σ_j exp(-(M_ij - μ_k)² / (2σ²))`` over real passage tokens.
 5. Log-sum pooling over query tokens: ``φ_k = Σ_i log(max(K_k(i), 1e-10))`` over real query tokens.
 6. ``s = w · φ`` (a linear layer over the 11 kernel features).
+
+Scale of the embeddings. TK was designed for GloVe vectors (norms around 5-8), comparable to
+the sinusoids (norm ``sqrt(dim / 2)``). A BERT word-piece matrix is far smaller (SPLADE-tiny's
+rows have norm ~0.7), so the position features would swamp the words and an exact match would
+no longer look like one after contextualisation. ``embedding_scale=c`` rescales the copied
+matrix by one factor so that its mean row norm is ``c * sqrt(dim)``; directions, and so every
+cosine between raw embeddings, are unchanged. With the default ``c = 3`` an untrained TK puts
+exact matches in the ``μ = 1`` kernel (cosine > 0.95 on real TREC DL pairs) and every other
+pair far below them (< 0.75), as the kernel design intends.
 
 Passages are cached as their contextualised, unit-length token vectors. TK is the
 fastest architecture of the paper (Hofstätter et al., 2020, Figure 1 and Table 1).
@@ -26,6 +37,8 @@ from kdlib.models.base import Ranker, RankerConfig, full_precision, pad_cache_ro
 
 KERNEL_MUS = (1.0, 0.9, 0.7, 0.5, 0.3, 0.1, -0.1, -0.3, -0.5, -0.7, -0.9)
 _MAX_POSITIONS = 512
+#: Passage positions start here (the authors' TK), query positions at 0.
+PASSAGE_POSITION_OFFSET = 500
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,8 @@ class TKOptions:
         ff_dim: feed-forward size of the shallow transformer (``None``: the embedding size).
         train_embeddings: fine-tune the word-piece embeddings (``False``: frozen).
         kernel_sigma: width of every RBF kernel.
+        embedding_scale: rescale the word-piece matrix to mean row norm
+            ``embedding_scale * sqrt(dim)`` (module docstring); ``None`` keeps the encoder's scale.
     """
 
     contextual_layers: int = 2
@@ -46,6 +61,23 @@ class TKOptions:
     ff_dim: int | None = None
     train_embeddings: bool = False
     kernel_sigma: float = 0.1
+    embedding_scale: float | None = 3.0
+
+    def __post_init__(self) -> None:
+        if self.embedding_scale is not None and not self.embedding_scale > 0:
+            raise ValueError(f"embedding_scale must be positive or None, got {self.embedding_scale!r}")
+
+
+def scaled_embeddings(weights: torch.Tensor, scale: float | None) -> torch.Tensor:
+    """``weights`` times one factor so that the mean row norm is ``scale * sqrt(dim)``.
+
+    ``scale=None`` and an all-zero matrix (a placeholder before saved weights are loaded) are
+    returned unchanged.
+    """
+    mean_norm = weights.float().norm(dim=1).mean()
+    if scale is None or not mean_norm > 0:
+        return weights
+    return weights * (scale * math.sqrt(weights.shape[1]) / mean_norm).to(weights.dtype)
 
 
 def _default_heads(dim: int) -> int:
@@ -93,7 +125,7 @@ class TK(Ranker):
         vocab, dim = word_embeddings.shape
         self.embeddings = torch.nn.Embedding(vocab, dim, padding_idx=tokenizer.pad_token_id)
         with torch.no_grad():
-            self.embeddings.weight.copy_(word_embeddings)
+            self.embeddings.weight.copy_(scaled_embeddings(word_embeddings, opts.embedding_scale))
         self.embeddings.weight.requires_grad_(opts.train_embeddings)
         heads = opts.num_heads or _default_heads(dim)
         layer = torch.nn.TransformerEncoderLayer(
@@ -104,7 +136,7 @@ class TK(Ranker):
         self.mixer = torch.nn.Parameter(torch.tensor(0.5))
         self.kernel_weights = torch.nn.Linear(len(KERNEL_MUS), 1, bias=False)
         torch.nn.init.uniform_(self.kernel_weights.weight, -0.014, 0.014)  # TK's initialisation
-        self.register_buffer("positions", _sinusoids(_MAX_POSITIONS, dim), persistent=False)
+        self.register_buffer("positions", _sinusoids(PASSAGE_POSITION_OFFSET + _MAX_POSITIONS, dim), persistent=False)
         self.register_buffer("mus", torch.tensor(KERNEL_MUS).view(1, 1, 1, -1), persistent=False)
 
     # -- tokenisation -----------------------------------------------------------------------
@@ -126,11 +158,15 @@ class TK(Ranker):
         }
 
     # -- model ------------------------------------------------------------------------------
-    def contextualize(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Unit-length contextualised token vectors ``(batch, length, dim)``; padding rows are 0."""
+    def contextualize(self, input_ids: torch.Tensor, mask: torch.Tensor, *, passage: bool) -> torch.Tensor:
+        """Unit-length contextualised token vectors ``(batch, length, dim)``; padding rows are 0.
+
+        ``passage`` selects the passage position features (offset :data:`PASSAGE_POSITION_OFFSET`).
+        """
         raw = self.embeddings(input_ids)
-        length = input_ids.shape[1]
-        context = self.contextualizer(raw + self.positions[:length], src_key_padding_mask=~mask.bool())
+        start = PASSAGE_POSITION_OFFSET if passage else 0
+        positions = self.positions[start : start + input_ids.shape[1]]
+        context = self.contextualizer(raw + positions, src_key_padding_mask=~mask.bool())
         with full_precision(raw.device):
             mixed = self.mixer * raw.float() + (1 - self.mixer) * context.float()
             return F.normalize(mixed, dim=-1, eps=1e-6) * mask.unsqueeze(-1).to(mixed.dtype)
@@ -150,8 +186,8 @@ class TK(Ranker):
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         query_mask, passage_mask = features["query_attention_mask"], features["passage_attention_mask"]
-        query = self.contextualize(features["query_input_ids"], query_mask)
-        passage = self.contextualize(features["passage_input_ids"], passage_mask)
+        query = self.contextualize(features["query_input_ids"], query_mask, passage=False)
+        passage = self.contextualize(features["passage_input_ids"], passage_mask, passage=True)
         return self.kernel_score(query, query_mask, passage, passage_mask)
 
     def parameter_groups(self, learning_rate: float, *, tk_learning_rate: float, tk_kernel_learning_rate: float) -> list[dict]:
@@ -171,7 +207,7 @@ class TK(Ranker):
         with self.inference():
             for start in range(0, len(passages), batch_size):
                 ids, mask = self._sequences(passages[start : start + batch_size], self.config.passage_max_len)
-                vectors.append(self.contextualize(ids.to(self.device), mask.to(self.device)).float().cpu())
+                vectors.append(self.contextualize(ids.to(self.device), mask.to(self.device), passage=True).float().cpu())
                 masks.append(mask)
         if not vectors:
             return TKPassageCache(torch.empty(0, 1, self.embeddings.embedding_dim), torch.empty(0, 1, dtype=torch.long))
@@ -185,7 +221,7 @@ class TK(Ranker):
         with self.inference():
             ids, mask = self._sequences([query], self.config.query_max_len)
             ids, mask = ids.to(self.device), mask.to(self.device)
-            query_vectors = self.contextualize(ids, mask).float()
+            query_vectors = self.contextualize(ids, mask, passage=False).float()
             for start in range(0, len(rows), batch_size):
                 chunk = rows[start : start + batch_size]
                 n = len(chunk)

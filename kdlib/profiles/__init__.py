@@ -39,12 +39,17 @@ class DataConfig:
         test: the dataset every model is evaluated on (never trained or tuned on).
         candidates: the first-stage run that is re-ranked at test time.
         validation_queries: training queries held out (fixed by ``seed``) for validation.
+        validation_from: training datasets the validation queries are drawn from (``None``:
+            all of ``train``).
         max_queries: cap on queries per dataset (``tiny``); ``None`` keeps all.
         rerank_depth: how many candidates of each query are re-ranked.
         validation_depth: candidates per validation query (``None``: ``rerank_depth``).
         max_train_triples: cap on the students' training triples (a seeded random subset;
             ``None`` keeps all). Teachers score only these, so it bounds scoring cost too.
         negatives_per_positive: sampled negatives per judged positive in label triples.
+        candidate_pairs_per_query: pairs of candidates (top ``rerank_depth`` of ``candidates``)
+            per training query that distillation adds to the label triples; teachers score them,
+            the label-only baseline cannot use them (0: label triples only).
         positive_min_grade: smallest relevance grade that counts as a positive.
         query_max_len: query truncation in word pieces (paper: 30).
         passage_max_len: passage truncation in word pieces (paper: 200).
@@ -56,11 +61,13 @@ class DataConfig:
     test: str = "trec-dl-2019"
     candidates: str = "bm25"
     validation_queries: int = 12
+    validation_from: tuple[str, ...] | None = None
     max_queries: int | None = None
     rerank_depth: int = 100
     validation_depth: int | None = None
     max_train_triples: int | None = None
     negatives_per_positive: int = 4
+    candidate_pairs_per_query: int = 0
     positive_min_grade: int = 2
     query_max_len: int = 30
     passage_max_len: int = 200
@@ -135,6 +142,10 @@ class TeacherConfig:
         normalisation: how teacher scores are put on a common scale before averaging
             (``zscore``: per teacher over all its training scores, then times ``scale``).
         scale: the standard deviation teacher scores get after normalisation.
+        unscored: a pair that a published run did not score (it is outside the run's top-k):
+            ``query_min`` gives it that run's lowest score for the query; ``drop`` removes
+            every triple with such a pair for any member of any teacher, so that all teachers
+            distil on the same fully scored triples.
         own_encoder: encoder of our own BERT_CAT teacher.
         own_train: training of our own BERT_CAT teacher (RankNet on label triples).
         published_files: full scale only: paths or URLs of published teacher-score files.
@@ -144,6 +155,7 @@ class TeacherConfig:
     t2: tuple[str, ...] = ("rep_llama", "splade_pp", "tas_b")
     normalisation: Literal["zscore", "none"] = "zscore"
     scale: float = 4.0
+    unscored: Literal["query_min", "drop"] = "query_min"
     own_encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig("minilm", None))
     own_train: TrainConfig = field(default_factory=TrainConfig)
     published_files: Mapping[str, str] = field(default_factory=dict)

@@ -2,10 +2,15 @@
 
 Which triples each run sees (so that the matrix compares like with like):
 
-- students of every teacher setting (the label-only baseline included) train on the
-  *same* triples: the label triples of the training queries that every configured
-  published teacher (``teacher.t1`` and ``teacher.t2`` members other than ``own``) has
-  scores for — TREC DL 2020 in the embedded pack;
+- the training queries of students are those every configured published teacher
+  (``teacher.t1`` and ``teacher.t2`` members other than ``own``) has scores for — TREC DL
+  2020 in the embedded pack;
+- the label-only baseline trains on their *label triples* (:func:`student_triples`);
+- every distilled student, whatever its teacher, trains on the *same* distillation triples
+  (:func:`distillation_triples`): those label triples plus ``data.candidate_pairs_per_query``
+  pairs of each query's candidates, which only a teacher can label (the paper's point:
+  Margin-MSE learns from any two passages a teacher scored). With ``teacher.unscored:
+  drop`` both keep only triples whose passages every published member scored;
 - our own BERT_CAT teacher trains with RankNet on the label triples of *all* training
   queries (TREC DL 2020 + 2021).
 """
@@ -65,7 +70,39 @@ def student_triples(profile: Profile) -> tuple[Any, list]:
     triples = _label_triples(profile, train, qids)  # shuffled with data.seed
     if profile.data.max_train_triples is not None:
         triples = triples[: profile.data.max_train_triples]
-    return train, triples
+    return train, _drop_unscored(profile, train, triples)
+
+
+def distillation_triples(profile: Profile) -> tuple[Any, list]:
+    """``(train dataset, triples)`` every distilled student trains on (module docstring)."""
+    from kdlib.data import sample_candidate_pairs
+
+    dataset, triples = student_triples(profile)
+    if profile.data.candidate_pairs_per_query > 0:
+        qids = sorted({t.qid for t in triples})
+        triples = triples + sample_candidate_pairs(
+            dataset, qids, pairs_per_query=profile.data.candidate_pairs_per_query,
+            candidates=profile.data.candidates, depth=profile.data.rerank_depth,
+            scored_by=_scored_by(profile), seed=profile.data.seed + 1)
+        import random
+
+        random.Random(profile.data.seed).shuffle(triples)
+    return dataset, _drop_unscored(profile, dataset, triples)
+
+
+def _scored_by(profile: Profile) -> list[str]:
+    return published_members(profile) if profile.teacher.unscored == "drop" else []
+
+
+def _drop_unscored(profile: Profile, dataset: Any, triples: list) -> list:
+    members = _scored_by(profile)
+    if not members:
+        return triples
+    runs = [dataset.runs[m] for m in members]
+    kept = [t for t in triples if all(t.pos_pid in r.get(t.qid, {}) and t.neg_pid in r.get(t.qid, {}) for r in runs)]
+    if not kept:
+        raise ConfigError(f"teacher.unscored=drop leaves no triple every member of {members} scored")
+    return kept
 
 
 def label_examples(profile: Profile, split: str = "train") -> list[TrainingExample]:
@@ -97,6 +134,13 @@ def _build(arch: str, encoder: Any, profile: Profile, dropout: float, options: d
                  **options)
 
 
+def build_student(profile: Profile, arch: str, *, dropout: float | None = None) -> Any:
+    """A student as it starts training: the profile's encoder, heads seeded with ``train.seed``."""
+    options = dict(profile.student.options.get(arch, {}))
+    dropout = profile.train.dropout if dropout is None else dropout
+    return _build(arch, profile.student.encoder, profile, dropout, options, profile.train.seed)
+
+
 def train_student(
     profile: Profile,
     arch: str,
@@ -114,8 +158,8 @@ def train_student(
         arch: one of :data:`kdlib.models.ARCHITECTURES`.
         loss_name: a :mod:`kdlib.losses` name (``ranknet`` for the baseline).
         teacher_scores: a teacher file (published format) for distillation losses; its
-            triples are the training data. ``None``: label triples of
-            :func:`student_triples` (the same triples, without scores).
+            triples (:func:`distillation_triples`) are the training data. ``None``: label
+            triples of :func:`student_triples`, without scores.
         out_dir: the run directory.
         validation_depth: candidates per validation query (default ``data.validation_depth``,
             else ``data.rerank_depth``).
@@ -125,17 +169,16 @@ def train_student(
     from kdlib.train.loop import train
 
     loss = losses.get(loss_name)
-    dataset, triples = student_triples(profile)
     if teacher_scores is not None:
         from kdlib.teacher import read_examples_from_teacher_file
 
-        examples = read_examples_from_teacher_file(teacher_scores, dataset)
+        examples = read_examples_from_teacher_file(teacher_scores, _splits(profile).train)
     elif getattr(loss, "requires_teacher", False):
         raise ConfigError(f"loss {loss_name!r} needs teacher scores: pass --teacher-scores FILE")
     else:
+        dataset, triples = student_triples(profile)
         examples = to_examples(dataset, triples)
-    options = dict(profile.student.options.get(arch, {}))
-    ranker = _build(arch, profile.student.encoder, profile, profile.train.dropout, options, profile.train.seed)
+    ranker = build_student(profile, arch)
     return train(ranker, loss, examples, profile.train, out_dir,
                  validation=make_validation(profile, depth=validation_depth), device=profile.device, **train_kwargs)
 
