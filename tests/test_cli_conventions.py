@@ -38,7 +38,7 @@ USER_ERRORS = {
                               "--teacher-scores", "{tmp}/none.tsv", "--out", "{tmp}/x"], "No such file or directory"),
     "unknown dataset": (["eval", "--dataset", "trec-dl-2018", "--run", "bm25"], "did you mean"),
     "unknown measure": (["eval", "--dataset", "trec-dl-2019", "--run", "bm25", "--measure", "nDCG@ten"],
-                        "not an ir-measures measure"),
+                        "e.g. nDCG@10, RR(rel=2)@10"),
     "unknown stats dataset": (["data", "stats", "--dataset", "dl19"], "choose from 'trec-dl-2019'"),
     "unknown published run": (["score", "--published", "bm24", "--profile", "tiny", "--out", "{tmp}/t.tsv"],
                               "did you mean 'bm25'"),
