@@ -14,13 +14,17 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+#: The folder above the package: the repository in a clone (notebooks, book pages, _config.yml).
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DONE = "DONE"
 
 
 def root() -> Path:
-    """The artifact root: ``$KDLIB_ARTIFACTS`` or ``<repo>/artifacts``."""
-    return Path(os.environ.get("KDLIB_ARTIFACTS", REPO_ROOT / "artifacts"))
+    """The artifact root: ``$KDLIB_ARTIFACTS``, else ``artifacts/`` in kdlib's home
+    (the repository clone, ``$KDLIB_HOME`` or the working directory; see :mod:`kdlib.paths`)."""
+    from kdlib.paths import home
+
+    return Path(os.environ.get("KDLIB_ARTIFACTS") or home() / "artifacts")
 
 
 def key_hash(key: Mapping[str, Any]) -> str:

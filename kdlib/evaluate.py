@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Iterable, Literal, Mapping, NamedTuple, Sequen
 
 import ir_measures
 
+from kdlib.errors import ConfigError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -43,7 +45,7 @@ def parse_measures(measures: Iterable[ir_measures.Measure | str]) -> list:
     """Measures as ir-measures objects (strings are parsed, e.g. ``"RR(rel=2)@10"``).
 
     Raises:
-        ValueError: a string that is not an ir-measures measure.
+        ConfigError: a string that is not an ir-measures measure (a ``ValueError`` too).
     """
     parsed = []
     for measure in measures:
@@ -51,7 +53,10 @@ def parse_measures(measures: Iterable[ir_measures.Measure | str]) -> list:
             try:
                 measure = ir_measures.parse_measure(measure)
             except (ValueError, NameError, SyntaxError, TypeError) as exc:
-                raise ValueError(f"not an ir-measures measure: {measure!r} ({exc})") from None
+                raise ConfigError(
+                    f"not an ir-measures measure: {measure!r} ({exc}); write one as ir-measures names it, "
+                    f"e.g. nDCG@10, RR(rel=2)@10, R(rel=2)@1000, AP(rel=2)"
+                ) from None
         parsed.append(measure)
     return parsed
 

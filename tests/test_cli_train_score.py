@@ -18,7 +18,10 @@ def test_published_score_train_student_own_teacher_score(tmp_path, capsys):
     t2 = tmp_path / "t2.tsv"
     assert main(["score", "--published", "rep_llama", "--published", "splade_pp", "--profile", "tiny",
                  "--out", str(t2)]) == 0
-    report = _last_json(capsys)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out.strip().splitlines()[-1])
+    # kdlib's log reaches the user: how many pairs each published teacher imputed.
+    assert "kdlib: published teacher rep_llama:" in captured.err and "imputed" in captured.err
     records = list(read_teacher_scores(t2))
     assert report["lines"] == len(records) > 0 and set(report["imputed_pairs"]) == {"rep_llama", "splade_pp"}
 
@@ -40,8 +43,10 @@ def test_published_score_train_student_own_teacher_score(tmp_path, capsys):
                  *FAST, "--set", "teacher.own_train.max_steps=2"]) == 0
     assert _last_json(capsys)["steps"] == 2
     own = tmp_path / "own.tsv"
-    assert main(["score", "--teacher", str(teacher / "final"), "--profile", "tiny", "--out", str(own),
+    # --teacher takes the directory `kdlib train --out` wrote (it uses the run's model, best/ or final/).
+    assert main(["score", "--teacher", str(teacher), "--profile", "tiny", "--out", str(own),
                  "--no-progress"]) == 0
+    assert _last_json(capsys)["teachers"][0] in (str(teacher / "best"), str(teacher / "final"))
     own_records = list(read_teacher_scores(own))
     assert [r[2:] for r in own_records] == [r[2:] for r in records]  # same triples as the published teachers
     assert not (tmp_path / "own.tsv.partial").exists()

@@ -83,6 +83,7 @@ def test_pack_dir_order_and_missing(tmp_path, monkeypatch):
     # Nowhere to be found: the message says how to fix it.
     monkeypatch.setenv("KDLIB_DATA", str(tmp_path / "nothing"))
     monkeypatch.setattr(pack, "REPO_ROOT", tmp_path / "repo")
+    monkeypatch.setenv("KDLIB_HOME", str(tmp_path / "home"))
     with pytest.raises(DataMissingError) as info:
         pack.pack_dir()
     message = str(info.value)

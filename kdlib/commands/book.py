@@ -18,7 +18,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kdlib import profiles, runner
+    from kdlib.errors import KdlibError
 
+    if not runner.NOTEBOOK_DIR.is_dir():
+        raise KdlibError(
+            f"the book is built from a clone of the repository (its notebooks/, book/ and _config.yml), "
+            f"and {runner.NOTEBOOK_DIR} does not exist: this kdlib is a plain installation; clone the "
+            f"repository and run `make book` there"
+        )
     profile = profiles.load(args.profile)
     if args.dry_run:
         runner.dry_run(profile)

@@ -13,7 +13,10 @@ import sys
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", help="a dataset of the pack (its qrels; --run may then name its runs)")
+    from kdlib.data.datasets import DATASETS
+
+    parser.add_argument("--dataset", choices=DATASETS,
+                        help="a dataset of the pack (its qrels; --run may then name its runs): %(choices)s")
     parser.add_argument("--run", action="append", required=True, help="a run name of --dataset or a TREC run file (repeatable)")
     parser.add_argument("--qrels", help="a TREC qrels file (instead of --dataset's judgements)")
     parser.add_argument("--measure", action="append", help="an ir-measures measure, e.g. nDCG@10 (repeatable; default: the four standard ones)")

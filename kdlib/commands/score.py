@@ -2,7 +2,7 @@
 
 Examples::
 
-    kdlib score --teacher runs/teacher/best --profile tiny --out t_own.tsv
+    kdlib score --teacher runs/teacher --profile tiny --out t_own.tsv     # a run: its best/ (else final/)
     kdlib score --teacher A --teacher B --triples triples.tsv --profile tiny --out t2.tsv   # per-pair mean
     kdlib score --published rep_llama --published splade_pp --published tas_b --profile tiny --out t2.tsv
 
@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+from pathlib import Path
+
+log = logging.getLogger("kdlib.score")
 
 # On a shared, busy CPU, OpenMP threads that spin while waiting slow torch down many times
 # over; passive waiting costs little when the machine is idle. Set before torch loads.
@@ -22,10 +26,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from kdlib.data.datasets import RUNS
+
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--teacher", action="append", metavar="DIR", help="a saved teacher model (repeatable: mean)")
-    source.add_argument("--published", action="append", metavar="RUN",
-                        help="a published run as teacher (rep_llama, splade_pp, tas_b, ada2; repeatable: mean)")
+    source.add_argument("--teacher", action="append", metavar="DIR",
+                        help="a saved teacher model, or the --out directory of `kdlib train` "
+                             "(its best/ model, else final/); repeatable: mean")
+    source.add_argument("--published", action="append", metavar="RUN", choices=tuple(RUNS),
+                        help="a published run as teacher (%(choices)s; repeatable: mean)")
     parser.add_argument("--triples", help="triples file of ids (qid pos_pid neg_pid); default: the profile's")
     parser.add_argument("--profile", help="profile name or YAML path (required with --published or without --triples)")
     parser.add_argument("--out", required=True, help="the teacher file to write")
@@ -61,10 +69,17 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"out": args.out, "lines": count, "imputed_pairs": imputed, "pairs": 2 * len(triples)}))
         return 0
     from kdlib.teacher import score_triples
+    from kdlib.train.result import find_model_dir
 
+    teachers = []
+    for given in args.teacher:
+        model = find_model_dir(given)
+        if model != Path(given):
+            log.info("teacher %s: using the run's saved model %s", given, model)
+        teachers.append(str(model))
     batch_size = args.batch_size or max(1, profile.eval.batch_size // 2)
-    out = score_triples(args.teacher, triples, args.out, dataset=dataset, batch_size=batch_size,
+    out = score_triples(teachers, triples, args.out, dataset=dataset, batch_size=batch_size,
                         device=profile.device, progress=not args.no_progress)
     if out is not None:
-        print(json.dumps({"out": str(out), "lines": len(triples), "teachers": args.teacher}))
+        print(json.dumps({"out": str(out), "lines": len(triples), "teachers": teachers}))
     return 0

@@ -20,11 +20,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from kdlib.losses import LOSSES
+    from kdlib.models import ARCHITECTURES
+
     parser.add_argument("--profile", required=True, help="profile name (tiny, embedded, msmarco) or YAML path")
     parser.add_argument("--role", choices=("student", "teacher"), default="student",
                         help="teacher: our own BERT_CAT trained with RankNet (profile.teacher.own_*)")
-    parser.add_argument("--arch", help="student architecture (bert_cat, bert_dot, colbert, prett, tk)")
-    parser.add_argument("--loss", help="loss name (margin_mse, ranknet, pointwise_mse, weighted_ranknet, kl_div)")
+    parser.add_argument("--arch", choices=ARCHITECTURES, help="student architecture (%(choices)s)")
+    parser.add_argument("--loss", choices=tuple(LOSSES), help="loss (%(choices)s)")
     parser.add_argument("--teacher-scores", help="teacher file (pos neg qid pos_pid neg_pid) for distillation")
     parser.add_argument("--out", required=True, help="run directory (logs, checkpoint, best/, final/)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from kdlib.data.formats import RankLLMRun, read_qrels, read_rank_llm_json, read_run
 from kdlib.data.pack import pack_dir, verify_pack
+from kdlib.errors import ConfigError
 
 #: The datasets of the embedded pack.
 DATASETS = ("trec-dl-2019", "trec-dl-2020", "trec-dl-2021", "trec-dl-2022")
@@ -185,13 +186,14 @@ def load_dataset(name: str | Sequence[str], *, max_queries: int | None = None) -
             order (all queries in that order where a year has no judgements).
 
     Raises:
-        ValueError: an unknown dataset name or a negative ``max_queries``.
+        ConfigError: an unknown dataset name (a ``ValueError`` too).
+        ValueError: a negative ``max_queries``.
         DataMissingError: the pack is missing or damaged.
     """
     names = (name,) if isinstance(name, str) else tuple(name)
     unknown = [n for n in names if n not in DATASETS]
     if unknown or not names:
-        raise ValueError(f"unknown dataset(s) {unknown}: expected some of {DATASETS}")
+        raise ConfigError(f"unknown dataset(s) {unknown}: expected some of {DATASETS}")
     if max_queries is not None and max_queries < 0:
         raise ValueError(f"max_queries must be >= 0, got {max_queries}")
     root = pack_dir()

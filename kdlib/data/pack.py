@@ -1,9 +1,12 @@
 """The embedded TREC DL pack: where it lives, whether it is intact, how to fetch it.
 
 The pack is a folder of files kept byte for byte as published (castorini/rank_llm runs
-with passage text, TREC qrels from castorini/anserini-tools). Its checksums are part of
-this repository (``data/trec-dl.sha256``), so a fresh download can be verified without
-any other copy of the pack at hand.
+with passage text, TREC qrels from castorini/anserini-tools). Its checksums ship inside
+the package (``kdlib/data/trec-dl.sha256``), so a fresh download can be verified without
+any other copy of the pack at hand, from a clone or from a plain installation alike.
+
+Where the pack is looked for and fetched to follows :mod:`kdlib.paths`: ``data/trec-dl``
+in kdlib's home (the repository clone, ``$KDLIB_HOME`` or the working directory).
 """
 from __future__ import annotations
 
@@ -14,18 +17,21 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Mapping, NamedTuple
 
+from kdlib import paths
 from kdlib.errors import DataMissingError, FormatError
 
-#: The folder that holds the ``kdlib`` package (and ``data/``, ``notebooks/`` ...).
+#: The folder above the ``kdlib`` package (the repository, in a clone).
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: The reference checksums, in ``sha256sum`` format (a copy of the pack's SHA256SUMS).
-CHECKSUM_FILE = REPO_ROOT / "data" / "trec-dl.sha256"
-#: The default download destination of ``kdlib data fetch``.
-DEFAULT_DEST = REPO_ROOT / "data" / "trec-dl"
+#: The reference checksums, in ``sha256sum`` format (a copy of the pack's SHA256SUMS);
+#: package data, so that a plain installation can verify a download too.
+CHECKSUM_FILE = Path(__file__).resolve().parent / "trec-dl.sha256"
+#: Environment variable naming a mirror of the pack: ``<URL>/<relative path>`` for every file.
+MIRROR_ENV = "KDLIB_DATA_MIRROR"
 
 _FIX = (
-    "run `kdlib data fetch` (downloads from GitHub), `kdlib data fetch --from DIR` "
-    "(copies a local copy of the pack), or set KDLIB_DATA to the folder that holds it"
+    "run `kdlib data fetch` (downloads from GitHub, or from $KDLIB_DATA_MIRROR), "
+    "`kdlib data fetch --from DIR` (copies a local copy of the pack), or set KDLIB_DATA "
+    "to the folder that holds it"
 )
 _CHUNK = 1 << 20
 
@@ -109,8 +115,8 @@ def load_checksums(path: str | os.PathLike = CHECKSUM_FILE) -> dict[str, str]:
 
 
 def _reference_checksums(pack: Path) -> dict[str, str]:
-    # The repository's copy is the reference; a pack's own SHA256SUMS is only a fallback
-    # for an installation without the repository's data/ folder.
+    # The package's copy is the reference; a pack's own SHA256SUMS is only a fallback
+    # for an installation that lacks it.
     return load_checksums(CHECKSUM_FILE if CHECKSUM_FILE.is_file() else pack / "SHA256SUMS")
 
 
@@ -122,8 +128,25 @@ def _has_files(folder: Path, names: Mapping[str, str] | None = None) -> bool:
     return folder.is_dir() and all((folder / rel).is_file() for rel in names)
 
 
+def default_dest() -> Path:
+    """Where ``kdlib data fetch`` puts the pack: ``data/trec-dl`` in kdlib's home."""
+    return paths.home() / "data" / "trec-dl"
+
+
+def candidate_dirs() -> list[Path]:
+    """Where :func:`pack_dir` looks, in order: ``$KDLIB_DATA``, ``<home>/data/trec-dl``,
+    then ``../shared/data/trec-dl`` beside the repository clone (when kdlib runs from one)."""
+    candidates = []
+    if os.environ.get("KDLIB_DATA"):
+        candidates.append(Path(os.environ["KDLIB_DATA"]).expanduser())
+    candidates.append(default_dest())
+    if paths.source_checkout() is not None:
+        candidates.append(REPO_ROOT.parent / "shared" / "data" / "trec-dl")
+    return list(dict.fromkeys(candidates))
+
+
 def pack_dir() -> Path:
-    """Find the pack: ``$KDLIB_DATA``, then ``<repo>/data/trec-dl``, then ``<repo>/../shared/data/trec-dl``.
+    """Find the pack in :func:`candidate_dirs`.
 
     A folder counts when it holds every file of the checksum list (checksums are checked
     by :func:`verify_pack`, not here).
@@ -131,10 +154,7 @@ def pack_dir() -> Path:
     Raises:
         DataMissingError: no candidate holds the files; the message says how to get them.
     """
-    candidates = []
-    if os.environ.get("KDLIB_DATA"):
-        candidates.append(Path(os.environ["KDLIB_DATA"]).expanduser())
-    candidates += [REPO_ROOT / "data" / "trec-dl", REPO_ROOT.parent / "shared" / "data" / "trec-dl"]
+    candidates = candidate_dirs()
     for folder in candidates:
         if _has_files(folder):
             return folder.resolve()
@@ -159,7 +179,7 @@ def verify_pack(path: str | os.PathLike | None = None, *, checksums: Mapping[str
 
     Args:
         path: the pack folder (default: :func:`pack_dir`).
-        checksums: relative path -> digest (default: ``data/trec-dl.sha256``).
+        checksums: relative path -> digest (default: the package's ``trec-dl.sha256``).
 
     Returns:
         the verified relative paths, sorted.
@@ -210,24 +230,35 @@ def _copy_verified(read: Callable[[], object], target: Path, digest: str, origin
         raise
 
 
+def mirror_url(mirror: str, rel: str) -> str:
+    """The URL of pack file ``rel`` on a mirror: ``<mirror>/<rel>`` (path segments quoted)."""
+    from urllib.parse import quote
+
+    return f"{mirror.rstrip('/')}/{quote(rel)}"
+
+
 def fetch_pack(
-    dest: str | os.PathLike = DEFAULT_DEST,
+    dest: str | os.PathLike | None = None,
     from_dir: str | os.PathLike | None = None,
     *,
+    mirror: str | None = None,
     checksums: Mapping[str, str] | None = None,
     timeout: float = 60.0,
     progress: bool = True,
 ) -> Path:
-    """Copy the pack from a local folder, or download it from GitHub, verifying every file.
+    """Copy the pack from a local folder, or download it (from GitHub or a mirror), verifying every file.
 
     Files already present in ``dest`` with the right digest are kept. Each file is written
     to a temporary name and moved into place only once its digest matches, so an
     interrupted fetch never leaves a damaged file behind.
 
     Args:
-        dest: the folder to fill (created if needed).
-        from_dir: a local copy of the pack; ``None`` downloads from :data:`SOURCES`.
-        checksums: relative path -> digest (default: ``data/trec-dl.sha256``).
+        dest: the folder to fill (created if needed; default :func:`default_dest`).
+        from_dir: a local copy of the pack; ``None`` downloads.
+        mirror: a base URL serving the pack's files as ``<mirror>/<relative path>``
+            (any HTTP server over a copy of the pack); ``None``: the published
+            sources of :data:`SOURCES` on GitHub.
+        checksums: relative path -> digest (default: the package's ``trec-dl.sha256``).
         timeout: seconds per HTTP request.
         progress: show a tqdm bar.
 
@@ -241,7 +272,7 @@ def fetch_pack(
 
     from tqdm import tqdm
 
-    dest = Path(dest).resolve()
+    dest = Path(dest if dest is not None else default_dest()).resolve()
     expected = dict(checksums) if checksums is not None else load_checksums(CHECKSUM_FILE)
     source_dir = Path(from_dir).resolve() if from_dir is not None else None
     for rel, digest in tqdm(sorted(expected.items()), desc="data pack", unit="file", disable=not progress):
@@ -254,9 +285,12 @@ def fetch_pack(
                 raise DataMissingError(f"{origin}: not found in --from folder {source_dir}")
             _copy_verified(lambda o=origin: open(o, "rb"), target, digest, str(origin))
             continue
-        if rel not in SOURCES:
+        if mirror:
+            url = mirror_url(mirror, rel)
+        elif rel in SOURCES:
+            url = SOURCES[rel].url
+        else:
             raise DataMissingError(f"{rel}: no download source known for this file")
-        url = SOURCES[rel].url
         try:
             _copy_verified(lambda u=url: urllib.request.urlopen(u, timeout=timeout), target, digest, url)
         except OSError as exc:
@@ -269,6 +303,41 @@ def fetch_pack(
         os.replace(dest / ".SOURCES.md.part", dest / "SOURCES.md")
     _VERIFIED.pop(dest, None)
     return dest
+
+
+def ensure_pack(
+    *,
+    from_dir: str | os.PathLike | None = None,
+    mirror: str | None = None,
+    timeout: float = 60.0,
+    progress: bool = True,
+) -> tuple[Path, bool]:
+    """The pack, fetched first when :func:`pack_dir` finds none: what ``make book`` runs.
+
+    A pack found in :func:`candidate_dirs` is verified and used as it is. Otherwise (or when
+    the damaged pack is the one in :func:`default_dest`, which a fetch can repair) the pack is
+    fetched into :func:`default_dest` with :func:`fetch_pack` and verified.
+
+    Returns:
+        ``(folder, fetched)``.
+
+    Raises:
+        DataMissingError: the fetch failed, or a pack outside :func:`default_dest` is damaged.
+    """
+    try:
+        folder = pack_dir()
+    except DataMissingError:
+        folder = None
+    if folder is not None:
+        try:
+            verify_pack(folder)
+            return folder, False
+        except DataMissingError:
+            if folder != default_dest().resolve():
+                raise
+    dest = fetch_pack(default_dest(), from_dir, mirror=mirror, timeout=timeout, progress=progress)
+    verify_pack(dest)
+    return dest, True
 
 
 def _write_text_atomic(path: Path, text: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kdlib.errors import ConfigError
 from kdlib.losses.base import RankingLoss, margins
 from kdlib.losses.kl_div import KLDivLoss
 from kdlib.losses.margin_mse import MarginMSELoss
@@ -45,12 +46,13 @@ def get(name: str, **kwargs: Any) -> RankingLoss:
     """Instantiate the loss registered as ``name`` (e.g. ``get("kl_div", temperature=2.0)``).
 
     Raises:
-        ValueError: an unknown name (the message lists the valid ones) or invalid arguments.
+        ConfigError: an unknown name (the message lists the valid ones; a ``ValueError`` too).
+        ValueError: invalid arguments.
     """
     try:
         cls = LOSSES[name]
     except KeyError:
-        raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(LOSSES)}") from None
+        raise ConfigError(f"unknown loss {name!r}; expected one of {', '.join(LOSSES)}") from None
     try:
         return cls(**kwargs)
     except TypeError as exc:

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from kdlib.errors import FormatError
+from kdlib.errors import ConfigError, FormatError
 from kdlib.models.base import RANKER_CONFIG_FILE, Ranker, RankerConfig
 from kdlib.models.bert_cat import BertCat
 from kdlib.models.bert_dot import BertDot
@@ -64,12 +64,12 @@ def architecture_class(arch: str) -> type[Ranker]:
     """The :class:`Ranker` subclass registered as ``arch``.
 
     Raises:
-        ValueError: an unknown name (the message lists the valid ones).
+        ConfigError: an unknown name (the message lists the valid ones; a ``ValueError`` too).
     """
     try:
         return _CLASSES[arch]
     except KeyError:
-        raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}") from None
+        raise ConfigError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}") from None
 
 
 def build(

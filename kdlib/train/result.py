@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kdlib.errors import ConfigError
+
+#: The files that make a directory a saved model (kdlib's layout, or a transformers one).
+_MODEL_FILES = ("kdlib_ranker.json", "config.json")
+
 
 @dataclass
 class TrainResult:
@@ -65,3 +70,46 @@ class TrainResult:
     def read(cls, path: Path) -> "TrainResult":
         """Load a result from a ``DONE.json`` file."""
         return cls.from_json(json.loads(Path(path).read_text()))
+
+
+def find_model_dir(path: str | Path) -> Path:
+    """The saved model at ``path``: a model directory itself, or the one a training run holds.
+
+    ``kdlib train --out DIR`` writes a run directory (logs, checkpoint, ``best/``,
+    ``final/``, ``DONE.json``); commands that read a model accept either.
+
+    - A model directory (``kdlib_ranker.json`` or ``config.json``) is returned as it is.
+    - A finished run: the model its ``DONE.json`` names (``best/`` when validation ran,
+      else ``final/``), as :attr:`TrainResult.model_dir`.
+    - An unfinished run: ``best/`` if validation saved one, else ``final/``.
+
+    Raises:
+        ConfigError: ``path`` is neither, or a run without a saved model; the message says
+            what to pass instead.
+    """
+    directory = Path(path)
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}: no such directory; pass a saved model or the --out directory of `kdlib train`")
+    if any((directory / name).is_file() for name in _MODEL_FILES):
+        return directory
+    done = directory / "DONE.json"
+    if done.is_file():
+        model = TrainResult.read(done).model_dir
+        if model is not None:
+            # DONE.json records the path the run was written to; the run may have moved since.
+            local = directory / Path(model).name
+            for candidate in (local, Path(model)):
+                if any((candidate / name).is_file() for name in _MODEL_FILES):
+                    return candidate
+    for name in ("best", "final"):
+        if any((directory / name / f).is_file() for f in _MODEL_FILES):
+            return directory / name
+    if (directory / "checkpoint").exists() or (directory / "train_log.jsonl").exists():
+        raise ConfigError(
+            f"{directory} is a training run that has not saved a model yet (no best/ or final/); "
+            f"finish it by running the same `kdlib train` command again"
+        )
+    raise ConfigError(
+        f"{directory} holds no saved model (kdlib_ranker.json or config.json) and is not a training run "
+        f"(best/, final/); pass the --out directory of `kdlib train` or a model directory inside it"
+    )
