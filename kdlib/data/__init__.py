@@ -4,7 +4,7 @@
 - :mod:`kdlib.data.formats`   streaming readers and atomic writers of the file formats
 - :mod:`kdlib.data.datasets`  :class:`Dataset` and :func:`load_dataset` (TREC DL 2019-2022)
 - :mod:`kdlib.data.triples`   query splits and label triples
-- :mod:`kdlib.data.irds`      the same shapes at full scale via ``ir_datasets``
+- :mod:`kdlib.data.irds`      the same shapes at full scale via ``ir_datasets``, streamed
 """
 from __future__ import annotations
 
@@ -36,7 +36,17 @@ from kdlib.data.formats import (
     write_run,
     write_teacher_scores,
 )
-from kdlib.data.irds import IRDS_DATASETS, LazyPassages, irds_triples, load_irds
+from kdlib.data.irds import (
+    IRDS_DATASETS,
+    Candidates,
+    LazyPassages,
+    candidate_run,
+    irds_triples,
+    iter_candidates,
+    iter_triples,
+    load_irds,
+    measures_for,
+)
 from kdlib.data.pack import SOURCES, PackSource, fetch_pack, load_checksums, pack_dir, verify_pack
 from kdlib.data.triples import Splits, Triple, sample_label_triples, split_queries, training_splits
 
@@ -66,9 +76,14 @@ __all__ = [
     "write_run",
     "write_teacher_scores",
     "IRDS_DATASETS",
+    "Candidates",
     "LazyPassages",
+    "candidate_run",
     "irds_triples",
+    "iter_candidates",
+    "iter_triples",
     "load_irds",
+    "measures_for",
     "SOURCES",
     "PackSource",
     "fetch_pack",

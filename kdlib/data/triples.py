@@ -120,11 +120,14 @@ def training_splits(data_config: DataConfig) -> Splits:
     if data_config.pack == "msmarco":
         from kdlib.data.irds import load_irds
 
-        parts = [load_irds(name) for name in data_config.train]
+        # Official triples come by id from the docpairs: the training split's candidate
+        # lists (MS MARCO: 478M pairs) are read only when triples are sampled from them.
+        sampled = data_config.train_triples == "sampled"
+        parts = [load_irds(name, candidates=sampled, depth=data_config.rerank_depth) for name in data_config.train]
         if data_config.max_queries is not None:
             parts = [ds.subset(ds.judged_qids()[: data_config.max_queries]) for ds in parts]
         full = merge_datasets(parts)
-        test = load_irds(data_config.test)
+        test = load_irds(data_config.test, candidates=True, depth=data_config.rerank_depth)
         if data_config.max_queries is not None:
             test = test.subset(test.judged_qids()[: data_config.max_queries])
     else:
