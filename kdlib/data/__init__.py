@@ -5,6 +5,9 @@
 - :mod:`kdlib.data.datasets`  :class:`Dataset` and :func:`load_dataset` (TREC DL 2019-2022)
 - :mod:`kdlib.data.triples`   query splits and label triples
 - :mod:`kdlib.data.irds`      the same shapes at full scale via ``ir_datasets``, streamed
+- :mod:`kdlib.data.download`, :mod:`kdlib.data.teacher_files`  resumable, verified downloads of
+  the published teacher files
+- :mod:`kdlib.data.teacher_stream`  teacher files / id triples -> training examples, streamed
 """
 from __future__ import annotations
 
@@ -47,6 +50,8 @@ from kdlib.data.irds import (
     load_irds,
     measures_for,
 )
+from kdlib.data.teacher_files import fetch_teachers, published_teacher_file, teacher_dir
+from kdlib.data.teacher_stream import StreamStats, fetch_texts, iter_teacher_examples, iter_triple_examples
 from kdlib.data.pack import SOURCES, PackSource, fetch_pack, load_checksums, pack_dir, verify_pack
 from kdlib.data.triples import Splits, Triple, sample_label_triples, split_queries, training_splits
 
@@ -84,6 +89,13 @@ __all__ = [
     "iter_triples",
     "load_irds",
     "measures_for",
+    "fetch_teachers",
+    "published_teacher_file",
+    "teacher_dir",
+    "StreamStats",
+    "fetch_texts",
+    "iter_teacher_examples",
+    "iter_triple_examples",
     "SOURCES",
     "PackSource",
     "fetch_pack",
