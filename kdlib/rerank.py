@@ -54,6 +54,7 @@ def rerank(
     batch_size: int = 128,
     qids: Iterable[str] | None = None,
     bf16: bool = True,
+    precision: str | None = None,
 ) -> Run:
     """Score the top-``depth`` candidates of each query with ``ranker``.
 
@@ -66,6 +67,7 @@ def rerank(
         batch_size: pairs (or passages) per forward pass.
         qids: the queries to re-rank (default: every query of the run).
         bf16: bf16 autocast where supported (inference only; scores returned as float).
+        precision: ``bf16``, ``fp16`` or ``fp32`` autocast instead (overrides ``bf16``).
 
     Returns:
         A run ``qid -> pid -> score`` (ready for :func:`kdlib.evaluate.evaluate`).
@@ -79,7 +81,7 @@ def rerank(
     device = _device_of(ranker)
     run: Run = {}
     try:
-        with torch.inference_mode(), autocast(device, enabled=bf16):
+        with torch.inference_mode(), autocast(device, enabled=bf16, precision=precision):
             if getattr(ranker, "supports_passage_cache", False):
                 run = _rerank_cached(ranker, dataset, lists, batch_size)
             else:
