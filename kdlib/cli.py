@@ -1,4 +1,4 @@
-"""The ``kdlib`` command line: ``kdlib data|eval|train|score|book``.
+"""The ``kdlib`` command line: ``kdlib data|eval|train|score|rerank|book``.
 
 Each sub-command lives in its own module under :mod:`kdlib.commands` with two functions,
 ``configure(parser)`` and ``run(args) -> int``; they are imported only when used, so that
@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "eval": "evaluate a run with ir-measures",
     "train": "train a teacher or a student",
     "score": "score training triples with one or more teachers (published file format)",
+    "rerank": "write a TREC run of a model (directory or hub id) re-ranking a candidate set",
     "book": "execute the notebooks with papermill and build the Jupyter Book",
 }
 

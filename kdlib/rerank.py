@@ -4,11 +4,19 @@ The paper re-ranks the BM25 top-1000 (the embedded pack has the top-100). Archit
 that can pre-compute passage representations (BERT_DOT, ColBERT, PreTT's passage half,
 TK) encode every unique candidate passage once and then score each query against its
 cached candidates; the others score aligned (query, passage) pairs in batches.
+
+:func:`rerank` works on a :class:`kdlib.data.Dataset` in memory. :func:`rerank_stream` is the
+full-scale path (MSMARCO-DEV: 7M pairs): candidate lists come one query at a time (e.g.
+:func:`kdlib.data.irds.iter_candidates`), a chunk of queries at a time their passages are
+fetched in one ``get_many`` and re-ranked, and the scored queries are yielded, ready for
+:func:`kdlib.data.formats.write_run_stream` and :func:`kdlib.evaluate.evaluate_stream`.
 """
 from __future__ import annotations
 
+import itertools
 import logging
-from typing import Any, Iterable
+import types
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import torch
 
@@ -90,6 +98,63 @@ def rerank(
         if was_training:
             ranker.train()
     return run
+
+
+def rerank_stream(
+    ranker: Any,
+    queries: Mapping[str, str],
+    candidates: Iterable[tuple[str, Sequence[str]] | Any],
+    passages: Any,
+    *,
+    batch_size: int = 128,
+    queries_per_chunk: int = 64,
+    bf16: bool = True,
+    precision: str | None = None,
+) -> Iterator[tuple[str, dict[str, float]]]:
+    """Re-rank candidate lists as they come, a chunk of queries at a time, in bounded memory.
+
+    Args:
+        ranker: a kdlib Ranker.
+        queries: ``qid -> text``; queries without text are skipped.
+        candidates: ``(qid, [pid, ...])`` in rank order, e.g. the :class:`kdlib.data.irds.Candidates`
+            of :func:`kdlib.data.irds.iter_candidates`.
+        passages: ``pid -> text`` with ``get_many`` (an ``ir_datasets`` docs store) or a mapping;
+            candidates without text are left out.
+        batch_size: pairs (or passages) per forward pass.
+        queries_per_chunk: queries whose passages are fetched and re-ranked together (the
+            passage cache of cacheable architectures holds this many queries' candidates).
+        bf16: bf16 autocast where supported (without ``precision``).
+        precision: ``bf16``, ``fp16`` or ``fp32`` autocast (overrides ``bf16``).
+
+    Yields:
+        ``(qid, {pid: score})`` per query, in the order of ``candidates``.
+    """
+    from kdlib.data.datasets import Dataset
+    from kdlib.data.teacher_stream import fetch_texts
+
+    if queries_per_chunk < 1:
+        raise ValueError(f"queries_per_chunk must be >= 1, got {queries_per_chunk}")
+    stream = ((item[0], list(item[1])) for item in candidates)
+    while True:
+        chunk = [(qid, pids) for qid, pids in itertools.islice(stream, queries_per_chunk)]
+        if not chunk:
+            return
+        chunk = [(qid, pids) for qid, pids in chunk if qid in queries and pids]
+        if not chunk:
+            continue
+        texts = fetch_texts(passages, {pid for _, pids in chunk for pid in pids})
+        # Rank order -> descending scores, so that candidate_lists keeps it.
+        run = {qid: {pid: float(len(pids) - i) for i, pid in enumerate(pids)} for qid, pids in chunk}
+        part = Dataset(
+            name="chunk", queries=types.MappingProxyType({qid: queries[qid] for qid, _ in chunk}),
+            passages=texts, qrels=None, runs={"candidates": run},
+        )
+        depth = max(len(pids) for _, pids in chunk)
+        scored = rerank(ranker, part, candidates="candidates", depth=depth, batch_size=batch_size,
+                        bf16=bf16, precision=precision)
+        for qid, _ in chunk:
+            if scored.get(qid):
+                yield qid, scored[qid]
 
 
 def _rerank_pairs(ranker: Any, dataset: Any, lists: dict[str, list[str]], batch_size: int) -> Run:
