@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import types
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import torch
@@ -155,6 +158,97 @@ def rerank_stream(
         for qid, _ in chunk:
             if scored.get(qid):
                 yield qid, scored[qid]
+
+
+@dataclass
+class RerankOutput:
+    """What :func:`rerank_to_file` wrote.
+
+    Attributes:
+        path: the TREC run.
+        queries: queries in the run.
+        pairs: lines in the run.
+        measures: ``measure -> mean`` over the judged queries, or ``None`` without qrels.
+    """
+
+    path: Path
+    queries: int
+    pairs: int
+    measures: dict[str, float] | None = None
+
+
+def rerank_to_file(
+    ranker: Any,
+    queries: Mapping[str, str],
+    candidates: Iterable[tuple[str, Sequence[str]] | Any],
+    passages: Any,
+    out: str | os.PathLike,
+    *,
+    qrels: Mapping[str, Mapping[str, int]] | None = None,
+    measures: Sequence[str] | None = None,
+    tag: str = "kdlib",
+    progress: bool = False,
+    total: int | None = None,
+    **stream_options: Any,
+) -> RerankOutput:
+    """:func:`rerank_stream` into a TREC run file, then (with ``qrels``) evaluate it streaming.
+
+    Args:
+        ranker, queries, candidates, passages: as for :func:`rerank_stream`.
+        out: the run file (written atomically, one query at a time).
+        qrels: judgements to evaluate with (``None``: no evaluation).
+        measures: ir-measures names (default: :data:`kdlib.evaluate.DEFAULT_MEASURES`).
+        tag: the run tag.
+        progress: a tqdm bar over queries (``total`` of them, if known).
+        **stream_options: ``batch_size``, ``queries_per_chunk``, ``bf16``, ``precision``.
+    """
+    from tqdm import tqdm
+
+    from kdlib.data.formats import write_run_stream
+    from kdlib.evaluate import DEFAULT_MEASURES, evaluate_run_file
+
+    scored = rerank_stream(ranker, queries, candidates, passages, **stream_options)
+    scored = tqdm(scored, total=total, desc="rerank", unit="query", disable=not progress, dynamic_ncols=True)
+    n_queries, n_pairs = write_run_stream(scored, out, tag=tag)
+    values = None
+    if qrels:
+        values = evaluate_run_file(out, qrels, measures if measures is not None else DEFAULT_MEASURES)
+    return RerankOutput(Path(out), n_queries, n_pairs, values)
+
+
+def rerank_irds(
+    ranker: Any,
+    name: str,
+    out: str | os.PathLike,
+    *,
+    depth: int = 1000,
+    measures: Sequence[str] | None = None,
+    loader: Any = None,
+    **options: Any,
+) -> RerankOutput:
+    """Re-rank an ``ir_datasets`` dataset's BM25 top-``depth`` into ``out`` and evaluate it with
+    the dataset's measures (:func:`kdlib.data.irds.measures_for`), all streamed.
+
+    Example: ``rerank_irds(ranker, "msmarco-passage/dev/small", "dev.run", precision="bf16")``
+    gives MRR@10 (``RR@10``) and ``R@1000`` of MSMARCO-DEV.
+
+    Args:
+        ranker: a kdlib Ranker (on its device).
+        name: an ``ir_datasets`` id with scoreddocs.
+        out: the run file.
+        depth: candidates per query.
+        measures: instead of the dataset's own.
+        loader: ``name -> dataset object`` (default ``ir_datasets.load``).
+        **options: :func:`rerank_to_file` options (``batch_size``, ``queries_per_chunk``,
+            ``precision``, ``tag``, ``progress``).
+    """
+    from kdlib.data import irds
+
+    dataset = irds.load_irds(name, loader=loader)
+    candidates = irds.iter_candidates(name, depth=depth, loader=loader)
+    return rerank_to_file(ranker, dataset.queries, candidates, dataset.passages, out, qrels=dataset.qrels,
+                          measures=measures if measures is not None else irds.measures_for(name),
+                          total=len(dataset.queries), **options)
 
 
 def _rerank_pairs(ranker: Any, dataset: Any, lists: dict[str, list[str]], batch_size: int) -> Run:

@@ -62,3 +62,16 @@ def test_run_stream_round_trip_and_streaming_evaluation(dl19, tmp_path):
     (tmp_path / "bad.run").write_text("\n".join(lines[:2] + lines[150:152] + lines[2:3]) + "\n")
     with pytest.raises(FormatError, match=r"bad\.run:5: expected the lines of query .* together"):
         list(iter_run(tmp_path / "bad.run"))
+
+
+def test_rerank_irds_on_the_miniature(msmarco_mini, tmp_path):
+    from kdlib.data import irds
+    from kdlib.rerank import rerank_irds
+
+    torch.manual_seed(0)
+    ranker = build("colbert", "tiny-random", query_max_len=12, passage_max_len=32)
+    output = rerank_irds(ranker, irds.DL19, tmp_path / "dl19.run", depth=3, precision="fp32", queries_per_chunk=16)
+    assert (output.queries, output.pairs) == (43, 129)
+    assert list(output.measures) == list(irds.measures_for(irds.DL19))
+    assert output.measures == pytest.approx(evaluate(read_run(output.path), msmarco_mini.dl19.qrels,
+                                                     irds.measures_for(irds.DL19)))

@@ -80,14 +80,11 @@ def _source(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     import torch
-    from tqdm import tqdm
 
     from kdlib.data import read_qrels
-    from kdlib.data.formats import write_run_stream
     from kdlib.data.irds import measures_for
-    from kdlib.evaluate import evaluate_run_file
     from kdlib.models import load
-    from kdlib.rerank import rerank_stream
+    from kdlib.rerank import rerank_to_file
     from kdlib.train.precision import resolve_precision
 
     name, queries, candidates, passages, qrels, total = _source(args)
@@ -98,15 +95,16 @@ def run(args: argparse.Namespace) -> int:
     ranker = load(args.model, arch=args.arch).to(device)
     precision = resolve_precision(args.precision, device)
     start = time.perf_counter()
-    scored = rerank_stream(ranker, queries, candidates, passages, batch_size=args.batch_size,
-                           queries_per_chunk=args.queries_per_chunk, precision=precision)
-    scored = tqdm(scored, total=total, desc="rerank", unit="query", disable=args.no_progress, dynamic_ncols=True)
-    n_queries, n_pairs = write_run_stream(scored, args.out, tag=args.tag)
-    summary = {"out": args.out, "model": args.model, "arch": ranker.arch, "candidates": name, "queries": n_queries,
-               "pairs": n_pairs, "precision": precision, "device": str(device),
+    output = rerank_to_file(
+        ranker, queries, candidates, passages, args.out, qrels=qrels,
+        measures=args.measure or list(measures_for(args.dataset or args.irds or "")), tag=args.tag,
+        progress=not args.no_progress, total=total, batch_size=args.batch_size,
+        queries_per_chunk=args.queries_per_chunk, precision=precision,
+    )
+    summary = {"out": args.out, "model": args.model, "arch": ranker.arch, "candidates": name, "queries": output.queries,
+               "pairs": output.pairs, "precision": precision, "device": str(device),
                "seconds": round(time.perf_counter() - start, 2)}
-    if qrels:
-        measures = args.measure or list(measures_for(args.dataset or args.irds or ""))
-        summary["measures"] = evaluate_run_file(args.out, qrels, measures)
+    if output.measures is not None:
+        summary["measures"] = output.measures
     print(json.dumps(summary, indent=1))
     return 0
