@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
 from kdlib.data.formats import read_teacher_scores
@@ -43,12 +43,18 @@ class StreamStats:
         kept: examples yielded.
         missing_query: records dropped because their query has no text.
         missing_passage: records dropped because a passage has no text.
+        examples: a few of the unknown ids (for the warning).
     """
 
     lines: int = 0
     kept: int = 0
     missing_query: int = 0
     missing_passage: int = 0
+    examples: list[str] = field(default_factory=list, compare=False)
+
+    def note(self, unknown: str) -> None:
+        if len(self.examples) < 5 and unknown not in self.examples:
+            self.examples.append(unknown)
 
 
 def fetch_texts(passages: Any, pids: Iterable[str]) -> dict[str, str]:
@@ -89,15 +95,18 @@ def _resolve(
                     raise FormatError(source, lineno, "ids with text", f"{record.qid}\t{record.pos_pid}\t{record.neg_pid}")
                 if query is None:
                     stats.missing_query += 1
+                    stats.note(f"query {record.qid}")
                 else:
                     stats.missing_passage += 1
+                    stats.note(f"passage {record.pos_pid if pos is None else record.neg_pid}")
                 continue
             stats.kept += 1
             yield TrainingExample(query, pos, neg, getattr(record, "pos_score", None), getattr(record, "neg_score", None))
         del chunk, texts
     if stats.missing_query or stats.missing_passage:
-        log.warning("%s: %d of %d records skipped (%d unknown queries, %d unknown passages)", source,
-                    stats.lines - stats.kept, stats.lines, stats.missing_query, stats.missing_passage)
+        log.warning("%s: %d of %d records skipped (%d with an unknown query, %d with an unknown passage; e.g. %s)",
+                    source, stats.lines - stats.kept, stats.lines, stats.missing_query, stats.missing_passage,
+                    ", ".join(stats.examples))
 
 
 def iter_teacher_examples(
