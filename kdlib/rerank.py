@@ -103,6 +103,25 @@ def rerank(
     return run
 
 
+def _chunks(
+    candidates: Iterable[Any], queries: Mapping[str, str], pairs: int, max_queries: int | None
+) -> Iterator[list[tuple[str, list[str]]]]:
+    """Whole queries (with text and candidates) grouped until ``pairs`` candidates or ``max_queries``."""
+    chunk: list[tuple[str, list[str]]] = []
+    size = 0
+    for item in candidates:
+        qid, pids = item[0], list(item[1])
+        if qid not in queries or not pids:
+            continue
+        chunk.append((qid, pids))
+        size += len(pids)
+        if size >= pairs or (max_queries is not None and len(chunk) >= max_queries):
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
 def rerank_stream(
     ranker: Any,
     queries: Mapping[str, str],
@@ -110,11 +129,18 @@ def rerank_stream(
     passages: Any,
     *,
     batch_size: int = 128,
-    queries_per_chunk: int = 64,
+    pairs_per_chunk: int = 4096,
+    queries_per_chunk: int | None = None,
     bf16: bool = True,
     precision: str | None = None,
 ) -> Iterator[tuple[str, dict[str, float]]]:
     """Re-rank candidate lists as they come, a chunk of queries at a time, in bounded memory.
+
+    A chunk gathers whole queries until it holds ``pairs_per_chunk`` candidates (or
+    ``queries_per_chunk`` queries); its passages are fetched in one ``get_many`` and, for
+    cacheable architectures, encoded once. The chunk bounds memory: ColBERT keeps
+    ``pairs x 200 tokens x dim`` float32 token vectors (4096 x 200 x 768: 2.5 GB), BERT_DOT one
+    vector per passage.
 
     Args:
         ranker: a kdlib Ranker.
@@ -124,8 +150,8 @@ def rerank_stream(
         passages: ``pid -> text`` with ``get_many`` (an ``ir_datasets`` docs store) or a mapping;
             candidates without text are left out.
         batch_size: pairs (or passages) per forward pass.
-        queries_per_chunk: queries whose passages are fetched and re-ranked together (the
-            passage cache of cacheable architectures holds this many queries' candidates).
+        pairs_per_chunk: candidates re-ranked together (a query is never split).
+        queries_per_chunk: also end a chunk after this many queries (``None``: no limit).
         bf16: bf16 autocast where supported (without ``precision``).
         precision: ``bf16``, ``fp16`` or ``fp32`` autocast (overrides ``bf16``).
 
@@ -135,16 +161,9 @@ def rerank_stream(
     from kdlib.data.datasets import Dataset
     from kdlib.data.teacher_stream import fetch_texts
 
-    if queries_per_chunk < 1:
-        raise ValueError(f"queries_per_chunk must be >= 1, got {queries_per_chunk}")
-    stream = ((item[0], list(item[1])) for item in candidates)
-    while True:
-        chunk = [(qid, pids) for qid, pids in itertools.islice(stream, queries_per_chunk)]
-        if not chunk:
-            return
-        chunk = [(qid, pids) for qid, pids in chunk if qid in queries and pids]
-        if not chunk:
-            continue
+    if pairs_per_chunk < 1 or (queries_per_chunk is not None and queries_per_chunk < 1):
+        raise ValueError(f"pairs_per_chunk and queries_per_chunk must be >= 1, got {pairs_per_chunk}, {queries_per_chunk}")
+    for chunk in _chunks(candidates, queries, pairs_per_chunk, queries_per_chunk):
         texts = fetch_texts(passages, {pid for _, pids in chunk for pid in pids})
         # Rank order -> descending scores, so that candidate_lists keeps it.
         run = {qid: {pid: float(len(pids) - i) for i, pid in enumerate(pids)} for qid, pids in chunk}
@@ -200,7 +219,7 @@ def rerank_to_file(
         measures: ir-measures names (default: :data:`kdlib.evaluate.DEFAULT_MEASURES`).
         tag: the run tag.
         progress: a tqdm bar over queries (``total`` of them, if known).
-        **stream_options: ``batch_size``, ``queries_per_chunk``, ``bf16``, ``precision``.
+        **stream_options: ``batch_size``, ``pairs_per_chunk``, ``queries_per_chunk``, ``bf16``, ``precision``.
     """
     from tqdm import tqdm
 
@@ -239,7 +258,7 @@ def rerank_irds(
         depth: candidates per query.
         measures: instead of the dataset's own.
         loader: ``name -> dataset object`` (default ``ir_datasets.load``).
-        **options: :func:`rerank_to_file` options (``batch_size``, ``queries_per_chunk``,
+        **options: :func:`rerank_to_file` options (``batch_size``, ``pairs_per_chunk``,
             ``precision``, ``tag``, ``progress``).
     """
     from kdlib.data import irds

@@ -38,6 +38,11 @@ def test_stream_equals_in_memory(dl19, arch):
     got = list(rerank_stream(ranker, dl19.queries, lists.items(), passages, batch_size=32, queries_per_chunk=3,
                              precision="fp32"))
     assert [q for q, _ in got] == list(lists) and passages.calls == 3  # 8 queries, 3 per chunk
+    passages.calls = 0
+    by_pairs = list(rerank_stream(ranker, dl19.queries, lists.items(), passages, pairs_per_chunk=40, precision="fp32"))
+    assert passages.calls == 3  # 15 candidates a query: chunks of 45, 45 and 30
+    assert [q for q, _ in by_pairs] == [q for q, _ in got]
+    assert all(scores == pytest.approx(dict(got)[qid], abs=1e-5) for qid, scores in by_pairs)
     for qid, scores in got:
         assert scores.keys() == expected[qid].keys()
         torch.testing.assert_close(torch.tensor([scores[p] for p in lists[qid]]),

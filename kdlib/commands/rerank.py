@@ -42,7 +42,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tag", default="kdlib", help="run tag (last column)")
     parser.add_argument("--depth", type=int, default=1000, help="candidates re-ranked per query (default: 1000)")
     parser.add_argument("--batch-size", type=int, default=128, help="pairs per forward pass")
-    parser.add_argument("--queries-per-chunk", type=int, default=64, help="queries whose passages are fetched together")
+    parser.add_argument("--pairs-per-chunk", type=int, default=4096,
+                        help="candidates fetched and re-ranked together (bounds ColBERT's passage cache)")
+    parser.add_argument("--queries-per-chunk", type=int, default=None, help="also end a chunk after this many queries")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     parser.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
                         help="inference autocast (auto: bf16 where native, fp16 on other GPUs, else fp32)")
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         ranker, queries, candidates, passages, args.out, qrels=qrels,
         measures=args.measure or list(measures_for(args.dataset or args.irds or "")), tag=args.tag,
         progress=not args.no_progress, total=total, batch_size=args.batch_size,
-        queries_per_chunk=args.queries_per_chunk, precision=precision,
+        pairs_per_chunk=args.pairs_per_chunk, queries_per_chunk=args.queries_per_chunk, precision=precision,
     )
     summary = {"out": args.out, "model": args.model, "arch": ranker.arch, "candidates": name, "queries": output.queries,
                "pairs": output.pairs, "precision": precision, "device": str(device),
