@@ -13,7 +13,6 @@ fetched in one ``get_many`` and re-ranked, and the scored queries are yielded, r
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import types
