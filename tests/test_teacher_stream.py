@@ -6,7 +6,12 @@ import itertools
 import pytest
 
 from kdlib.data import irds, write_teacher_scores
-from kdlib.data.teacher_stream import StreamStats, iter_teacher_examples, iter_triple_examples
+from kdlib.data.teacher_stream import (
+    StreamStats,
+    irds_training_examples,
+    iter_teacher_examples,
+    iter_triple_examples,
+)
 from kdlib.errors import FormatError
 from kdlib.train import TrainingExample
 
@@ -47,6 +52,9 @@ def test_teacher_file_through_the_miniature_docs_store(msmarco_mini, tmp_path):
     # Label-only: the official triples streamed from ir_datasets' docpairs.
     label = list(iter_triple_examples(irds.iter_triples(irds.TRAIN), queries, passages, batch=64))
     assert label == [TrainingExample(e.query, e.pos_text, e.neg_text) for e in expected]
+    # The one-call entry point: the official triples, or the teacher file, of the train split.
+    assert list(irds_training_examples(skip=10, limit=5)) == label[10:15]
+    assert list(irds_training_examples(teacher_file=path, skip=3)) == expected[3:]
 
 
 def test_texts_come_in_batches_and_lines_one_at_a_time(tmp_path):

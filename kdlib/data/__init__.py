@@ -51,7 +51,13 @@ from kdlib.data.irds import (
     measures_for,
 )
 from kdlib.data.teacher_files import fetch_teachers, published_teacher_file, teacher_dir
-from kdlib.data.teacher_stream import StreamStats, fetch_texts, iter_teacher_examples, iter_triple_examples
+from kdlib.data.teacher_stream import (
+    StreamStats,
+    fetch_texts,
+    irds_training_examples,
+    iter_teacher_examples,
+    iter_triple_examples,
+)
 from kdlib.data.pack import SOURCES, PackSource, fetch_pack, load_checksums, pack_dir, verify_pack
 from kdlib.data.triples import Splits, Triple, sample_label_triples, split_queries, training_splits
 
@@ -94,6 +100,7 @@ __all__ = [
     "teacher_dir",
     "StreamStats",
     "fetch_texts",
+    "irds_training_examples",
     "iter_teacher_examples",
     "iter_triple_examples",
     "SOURCES",

@@ -142,6 +142,11 @@ def load_queries(name: str, *, loader: Loader | None = None) -> dict[str, str]:
     return {q.query_id: q.text for q in ds.queries_iter()} if ds.has_queries() else {}
 
 
+def load_passages(name: str, *, loader: Loader | None = None) -> LazyPassages:
+    """The passages of a dataset's collection, read lazily from its docs store."""
+    return LazyPassages(_load(name, loader))
+
+
 def load_qrels(name: str, *, loader: Loader | None = None) -> dict[str, dict[str, int]] | None:
     """``qid -> pid -> grade`` of a dataset's judgements (``None`` if it has none)."""
     ds = _load(name, loader)

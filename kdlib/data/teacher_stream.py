@@ -157,3 +157,37 @@ def iter_triple_examples(
     as label-only :class:`TrainingExample`, texts resolved in batches like :func:`iter_teacher_examples`."""
     return _resolve(triples, queries, passages, batch=batch, stats=stats if stats is not None else StreamStats(),
                     strict=strict, source="triples", first_line=1)
+
+
+def irds_training_examples(
+    name: str | None = None,
+    teacher_file: str | os.PathLike | None = None,
+    *,
+    skip: int = 0,
+    limit: int | None = None,
+    batch: int = DEFAULT_BATCH,
+    stats: StreamStats | None = None,
+    loader: Any = None,
+) -> Iterator[TrainingExample]:
+    """The full-scale training stream: an ``ir_datasets`` split's official triples, or a teacher
+    file's lines (its own ids, with scores), with the split's query and passage texts.
+
+    Args:
+        name: the ``ir_datasets`` training split (default ``msmarco-passage/train/triples-small``).
+        teacher_file: a file in the published format (e.g. from
+            :func:`kdlib.data.teacher_files.published_teacher_file`); ``None``: the split's
+            ``docpairs`` as label-only examples.
+        skip: records to pass over first (resuming); ``limit``: records to read after them.
+        batch: records resolved per ``get_many``.
+        stats: filled in while reading.
+        loader: ``name -> dataset object`` (default ``ir_datasets.load``).
+    """
+    from kdlib.data import irds
+
+    name = name or irds.TRAIN
+    queries = irds.load_queries(name, loader=loader)
+    passages = irds.load_passages(name, loader=loader)
+    if teacher_file is not None:
+        return iter_teacher_examples(teacher_file, queries, passages, batch=batch, skip=skip, limit=limit, stats=stats)
+    triples = itertools.islice(irds.iter_triples(name, loader=loader), skip, None if limit is None else skip + limit)
+    return iter_triple_examples(triples, queries, passages, batch=batch, stats=stats)
