@@ -1,4 +1,4 @@
-"""The ``kdlib`` command line: ``kdlib data|eval|train|score|export|book``.
+"""The ``kdlib`` command line: ``kdlib data|eval|train|score|rerank|export|book``.
 
 Each sub-command lives in its own module under :mod:`kdlib.commands` with two functions,
 ``configure(parser)`` and ``run(args) -> int``; they are imported only when used, so that
@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "train": "train a teacher or a student",
     "score": "score training triples with one or more teachers (published file format)",
     "export": "save a trained BERT_DOT / BERT_CAT as a sentence-transformers model / CrossEncoder",
+    "rerank": "write a TREC run of a model (directory or hub id) re-ranking a candidate set",
     "book": "execute the notebooks with papermill and build the Jupyter Book",
 }
 

@@ -39,5 +39,12 @@ class DataMissingError(KdlibError, FileNotFoundError):
     """The embedded data (or a file of it) could not be found or failed its checksum."""
 
 
+class DownloadError(KdlibError):
+    """A download that failed, or a downloaded file that failed its size or checksum test.
+
+    The message names the file or URL and what to do about it.
+    """
+
+
 class ConfigError(KdlibError, ValueError):
     """A profile or override that does not fit the configuration schema."""

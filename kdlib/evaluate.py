@@ -10,6 +10,7 @@ Every judged query counts: a query that is in the qrels but missing from the run
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Iterable, Literal, Mapping, NamedTuple, Sequence
 
 import ir_measures
@@ -96,6 +97,63 @@ def evaluate(run: Run, qrels: Qrels, measures: Iterable[ir_measures.Measure | st
         raise ValueError("qrels judge no query: nothing to evaluate")
     table = _per_query_table(run, qrels, measures)
     return {name: sum(values.values()) / len(values) for name, values in table.items()}
+
+
+def evaluate_stream(
+    run: Iterable[tuple[str, Mapping[str, float]]],
+    qrels: Qrels,
+    measures: Iterable[ir_measures.Measure | str] = DEFAULT_MEASURES,
+    *,
+    queries_per_chunk: int = 1000,
+) -> dict[str, float]:
+    """:func:`evaluate` of a run that arrives one query at a time (e.g. 7M MSMARCO-DEV pairs).
+
+    Per-query values are computed a chunk of queries at a time and summed, so memory holds
+    one chunk; the means are those of :func:`evaluate` (missing judged queries count 0).
+
+    Args:
+        run: ``(qid, {pid: score})`` items, each query once (:func:`kdlib.rerank.rerank_stream`,
+            :func:`kdlib.data.formats.iter_run`).
+        qrels: the judgements.
+        measures: ir-measures measures or names.
+        queries_per_chunk: queries per ir-measures call.
+
+    Raises:
+        ValueError: the qrels judge no query, or a query comes twice.
+    """
+    measures = parse_measures(measures)
+    judged = set(_judged(qrels))
+    if not judged:
+        raise ValueError("qrels judge no query: nothing to evaluate")
+    sums = {str(m): 0.0 for m in measures}
+    seen: set[str] = set()
+    chunk: dict[str, dict[str, float]] = {}
+
+    def flush() -> None:
+        if chunk:
+            chunk_qrels = {q: {str(p): int(g) for p, g in qrels[q].items()} for q in chunk}
+            for row in ir_measures.iter_calc(list(measures), chunk_qrels, chunk):
+                sums[str(row.measure)] += float(row.value)
+            chunk.clear()
+
+    for qid, scores in run:
+        qid = str(qid)
+        if qid in seen:
+            raise ValueError(f"query {qid} comes twice in the run")
+        seen.add(qid)
+        if qid in judged and scores:
+            chunk[qid] = {str(p): float(v) for p, v in scores.items()}
+            if len(chunk) >= queries_per_chunk:
+                flush()
+    flush()
+    return {name: total / len(judged) for name, total in sums.items()}
+
+
+def evaluate_run_file(path: str | os.PathLike, qrels: Qrels, measures: Iterable[ir_measures.Measure | str] = DEFAULT_MEASURES) -> dict[str, float]:
+    """:func:`evaluate_stream` of a TREC run file grouped by query (as kdlib writes them)."""
+    from kdlib.data.formats import iter_run
+
+    return evaluate_stream(iter_run(path), qrels, measures)
 
 
 def evaluate_per_query(

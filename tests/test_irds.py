@@ -5,7 +5,16 @@ import pytest
 from ir_datasets.formats import GenericDoc, GenericDocPair, GenericQuery, GenericScoredDoc, TrecQrel
 
 from kdlib.data import Triple, load_irds
-from kdlib.data.irds import irds_triples
+from kdlib.data.irds import (
+    Candidates,
+    candidate_run,
+    irds_triples,
+    iter_candidates,
+    iter_triples,
+    load_qrels,
+    load_queries,
+    measures_for,
+)
 
 
 class _Store:
@@ -77,7 +86,8 @@ LOADER = {"msmarco-passage/dev/small": DEV, "msmarco-passage/train/triples-small
 
 
 def test_dev_as_dataset():
-    ds = load_irds("msmarco-passage/dev/small", loader=LOADER)
+    assert dict(load_irds("msmarco-passage/dev/small", loader=LOADER).runs) == {}  # candidates only when asked
+    ds = load_irds("msmarco-passage/dev/small", loader=LOADER, candidates=True)
     assert ds.queries == {"1048585": "what is paula deen's brother", "2": "androgen receptor define"}
     assert ds.qrels == {"1048585": {"7": 1}}
     assert ds.runs["bm25"] == {"1048585": {"7": 12.5, "0": 3.0}, "2": {"9": 1.0}}
@@ -99,7 +109,41 @@ def test_passages_are_lazy():
     assert ds.qrels is None and dict(ds.runs) == {}
 
 
+def test_candidates_in_file_order_get_descending_scores():
+    # MS MARCO's top-1000 comes without scores (ir_datasets: 0): the file order is the rank.
+    # The lines of a query need not be adjacent; a repeated passage keeps its first rank.
+    lines = [("q1", "d5"), ("q2", "d1"), ("q1", "d3"), ("q1", "d9"), ("q2", "d2"), ("q1", "d3"), ("q3", "d4")]
+    zero = _FakeDataset(
+        queries=[GenericQuery(q, q) for q in ("q2", "q1", "q4")],
+        scoreddocs=[GenericScoredDoc(q, d, 0.0) for q, d in lines],
+    )
+    loader = lambda name: zero  # noqa: E731
+    for per_pass in (1, 2, 1000):
+        got = list(iter_candidates("x", loader=loader, queries_per_pass=per_pass))
+        assert got == [Candidates("q2", ["d1", "d2"], [2.0, 1.0]), Candidates("q1", ["d5", "d3", "d9"], [3.0, 2.0, 1.0])]
+    assert list(iter_candidates("x", loader=loader, depth=2, qids=["q1", "q3"])) == [
+        Candidates("q1", ["d5", "d3"], [2.0, 1.0]), Candidates("q3", ["d4"], [1.0])]
+    assert candidate_run("x", loader=loader, depth=1) == {"q2": {"d1": 1.0}, "q1": {"d5": 1.0}}
+    # Real scores are kept and decide the order (ties: file order).
+    scored = _FakeDataset(queries=[GenericQuery("q", "q")], scoreddocs=[
+        GenericScoredDoc("q", "a", 1.0), GenericScoredDoc("q", "b", 3.0), GenericScoredDoc("q", "c", 1.0)])
+    assert list(iter_candidates("y", loader=lambda n: scored)) == [Candidates("q", ["b", "a", "c"], [3.0, 1.0, 1.0])]
+    with pytest.raises(ValueError, match="no scoreddocs"):
+        list(iter_candidates("msmarco-passage/train/triples-small", loader=LOADER))
+    with pytest.raises(ValueError, match="depth"):
+        list(iter_candidates("x", loader=loader, depth=0))
+
+
+def test_measures_per_dataset():
+    assert measures_for("msmarco-passage/dev/small") == ("RR@10", "R@1000")
+    assert measures_for("msmarco-passage/trec-dl-2019/judged") == ("nDCG@10", "RR(rel=2)@10", "R(rel=2)@1000")
+    assert measures_for("trec-dl-2020") == ("nDCG@10", "RR(rel=2)@10", "R(rel=2)@100", "R(rel=2)@1000")
+    assert measures_for("trec-dl-2020", default=["nDCG@10"]) == ("nDCG@10",)
+    assert load_qrels("msmarco-passage/train/triples-small", loader=LOADER) == {"400296": {"7": 1}}
+    assert load_queries("msmarco-passage/train/triples-small", loader=LOADER) == {"400296": "q"}
+
+
 def test_docpairs_as_triples():
-    assert list(irds_triples(loader=LOADER)) == [Triple("400296", "7", "0"), Triple("400296", "7", "9")]
+    assert list(iter_triples(loader=LOADER)) == list(irds_triples(loader=LOADER)) == [Triple("400296", "7", "0"), Triple("400296", "7", "9")]
     with pytest.raises(ValueError, match="no docpairs"):
         list(irds_triples("msmarco-passage/dev/small", loader=LOADER))

@@ -55,3 +55,33 @@ def test_parse_override_reads_yaml_values():
         "student.architectures", ["tk", "colbert"])
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         profiles.parse_override("train.max_steps")
+
+
+def test_published_teacher_files_are_typed_and_checked(tmp_path):
+    profile = profiles.load("msmarco")
+    files = profile.teacher.published_files
+    assert set(files) == {"T1", "T2"}
+    assert all(isinstance(f, profiles.PublishedFile) for f in files.values())
+    assert files["T2"].md5 == "4d99696386f96a7f1631076bcc53ac3c"
+    assert files["T2"].filename == "bert_cat_ensemble_msmarcopassage_train_scores_ids.tsv"
+    assert str(files["T1"]) == files["T1"].url  # the dry run prints it as the URL
+    # Round trips: to_dict (JSON), override (rebuilds from the dict), dataclasses.asdict.
+    assert profile.to_dict()["teacher"]["published_files"]["T1"]["md5"] == files["T1"].md5
+    assert profiles.override(profile, {"train.max_steps": 3}).teacher.published_files == files
+    assert dataclasses.asdict(profile)["teacher"]["published_files"]["T2"]["url"] == files["T2"].url
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("teacher:\n  published_files:\n    T1: {url: 'https://x/y.tsv', md5: nothex}\n")
+    with pytest.raises(ConfigError, match="32 lower-case hex"):
+        profiles.load(bad)
+    bad.write_text("teacher:\n  published_files:\n    T1: {url: 'https://x/y.tsv', sha: 1}\n")
+    with pytest.raises(ConfigError, match="unknown key.*sha"):
+        profiles.load(bad)
+
+
+def test_msmarco_profile_full_scale_settings():
+    profile = profiles.load("msmarco")
+    assert profile.data.train_triples == "official" and profile.data.positive_min_grade == 1
+    assert profile.data.eval_datasets == ("msmarco-passage/dev/small",)
+    assert profile.train.precision == "auto"
+    tiny = profiles.load("tiny")
+    assert tiny.data.eval_datasets == () and tiny.data.train_triples == "sampled" and tiny.train.precision == "auto"

@@ -1,4 +1,12 @@
-"""``kdlib data check|fetch|stats``: verify, obtain and describe the embedded TREC DL pack."""
+"""``kdlib data check|fetch|stats|fetch-teachers``: the embedded TREC DL pack, and the
+published teacher files of the full-scale profile.
+
+Examples::
+
+    kdlib data check
+    kdlib data fetch-teachers                       # T1 and T2 of the msmarco profile, resumable
+    kdlib data fetch-teachers --teacher T2 --dest /data/teachers
+"""
 from __future__ import annotations
 
 import argparse
@@ -27,9 +35,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        help="do nothing when a verified pack is already found (what `make book` runs)")
     stats = actions.add_parser("stats", help="print dataset statistics as JSON")
     stats.add_argument("--dataset", action="append", choices=DATASETS, help="dataset name (repeatable; default: all)")
+    teachers = actions.add_parser(
+        "fetch-teachers", help="download and check the published teacher files (Zenodo 4068216), resuming")
+    teachers.add_argument("--profile", default="msmarco", help="profile whose teacher.published_files to fetch "
+                          "(default: msmarco)")
+    teachers.add_argument("--teacher", action="append", metavar="NAME", help="T1 or T2 (repeatable; default: all)")
+    teachers.add_argument("--dest", metavar="DIR", help="folder for the files (default: $KDLIB_TEACHERS or data/teachers)")
+    teachers.add_argument("--timeout", type=float, default=60.0, help="seconds a connection may stay silent")
+    teachers.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _fetch_teachers(args: argparse.Namespace) -> int:
+    from kdlib import profiles
+    from kdlib.data.teacher_files import fetch_teachers
+
+    files = profiles.load(args.profile).teacher.published_files
+    fetched = fetch_teachers(files, args.teacher, dest=args.dest, progress=not args.no_progress, timeout=args.timeout)
+    for name, path in fetched.items():
+        checked = "md5 OK" if files[name].md5 else "no md5 to check"
+        print(f"{name}: {path} ({path.stat().st_size:,} bytes, {checked})")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "fetch-teachers":
+        return _fetch_teachers(args)
     from kdlib.data import DATASETS, dataset_stats, fetch_pack, load_dataset, pack_dir, verify_pack
     from kdlib.data.pack import ensure_pack
 

@@ -4,7 +4,10 @@
 - :mod:`kdlib.data.formats`   streaming readers and atomic writers of the file formats
 - :mod:`kdlib.data.datasets`  :class:`Dataset` and :func:`load_dataset` (TREC DL 2019-2022)
 - :mod:`kdlib.data.triples`   query splits and label triples
-- :mod:`kdlib.data.irds`      the same shapes at full scale via ``ir_datasets``
+- :mod:`kdlib.data.irds`      the same shapes at full scale via ``ir_datasets``, streamed
+- :mod:`kdlib.data.download`, :mod:`kdlib.data.teacher_files`  resumable, verified downloads of
+  the published teacher files
+- :mod:`kdlib.data.teacher_stream`  teacher files / id triples -> training examples, streamed
 """
 from __future__ import annotations
 
@@ -36,7 +39,25 @@ from kdlib.data.formats import (
     write_run,
     write_teacher_scores,
 )
-from kdlib.data.irds import IRDS_DATASETS, LazyPassages, irds_triples, load_irds
+from kdlib.data.irds import (
+    IRDS_DATASETS,
+    Candidates,
+    LazyPassages,
+    candidate_run,
+    irds_triples,
+    iter_candidates,
+    iter_triples,
+    load_irds,
+    measures_for,
+)
+from kdlib.data.teacher_files import fetch_teachers, published_teacher_file, teacher_dir
+from kdlib.data.teacher_stream import (
+    StreamStats,
+    fetch_texts,
+    irds_training_examples,
+    iter_teacher_examples,
+    iter_triple_examples,
+)
 from kdlib.data.pack import SOURCES, PackSource, fetch_pack, load_checksums, pack_dir, verify_pack
 from kdlib.data.triples import (
     Splits,
@@ -73,9 +94,22 @@ __all__ = [
     "write_run",
     "write_teacher_scores",
     "IRDS_DATASETS",
+    "Candidates",
     "LazyPassages",
+    "candidate_run",
     "irds_triples",
+    "iter_candidates",
+    "iter_triples",
     "load_irds",
+    "measures_for",
+    "fetch_teachers",
+    "published_teacher_file",
+    "teacher_dir",
+    "StreamStats",
+    "fetch_texts",
+    "irds_training_examples",
+    "iter_teacher_examples",
+    "iter_triple_examples",
     "SOURCES",
     "PackSource",
     "fetch_pack",

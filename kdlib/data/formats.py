@@ -129,6 +129,53 @@ def write_run(run: Mapping[str, Mapping[str, float]], path: PathLike, tag: str =
                 out.write(f"{qid} Q0 {pid} {rank} {float(score)!r} {tag}\n")
 
 
+def write_run_stream(
+    items: Iterable[tuple[str, Mapping[str, float]]], path: PathLike, tag: str = "kdlib"
+) -> tuple[int, int]:
+    """Write ``(qid, {pid: score})`` items as a TREC run as they come (queries in arrival order).
+
+    Within a query the order and format are those of :func:`write_run`; nothing but the
+    current query is held in memory. Returns ``(queries, lines)`` written.
+    """
+    if not tag or any(c.isspace() for c in tag):
+        raise ValueError(f"run tag must be one non-empty word, got {tag!r}")
+    queries = lines = 0
+    with atomic_open(path) as out:
+        for qid, scores in items:
+            ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+            out.writelines(f"{qid} Q0 {pid} {rank} {float(score)!r} {tag}\n" for rank, (pid, score) in enumerate(ranked, 1))
+            queries += 1
+            lines += len(ranked)
+    return queries, lines
+
+
+def iter_run(path: PathLike) -> Iterator[tuple[str, dict[str, float]]]:
+    """Yield ``(qid, {pid: score})`` from a TREC run whose lines are grouped by query.
+
+    This is how :func:`write_run` and :func:`write_run_stream` write runs; one query is
+    held at a time.
+
+    Raises:
+        FormatError: a malformed line, or a query whose lines are not contiguous.
+    """
+    current: str | None = None
+    scores: dict[str, float] = {}
+    done: set[str] = set()
+    for lineno, line in _lines(path):
+        qid, _, pid, rank, score, _tag = _fields(path, lineno, line, 6, "qid Q0 pid rank score tag", None)
+        _number(path, lineno, rank, "integer rank", int)
+        if qid != current:
+            if current is not None:
+                done.add(current)
+                yield current, scores
+            if qid in done:
+                raise FormatError(path, lineno, f"the lines of query {qid} together (a run grouped by query)", line)
+            current, scores = qid, {}
+        scores[pid] = _number(path, lineno, score, "score")
+    if current is not None:
+        yield current, scores
+
+
 def read_top1000(path: PathLike) -> Iterator[tuple[str, str, str, str]]:
     """Yield ``(qid, pid, query, passage)`` from MS MARCO's ``top1000.*.tsv``."""
     for lineno, line in _lines(path):

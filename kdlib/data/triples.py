@@ -168,12 +168,16 @@ def _pair_from_index(k: int, n: int) -> tuple[int, int]:
     return i, i + 1 + k
 
 
-def _load(data_config: DataConfig, name: str) -> Dataset:
-    """One dataset of the configured pack, capped at ``max_queries`` judged queries."""
+def _load(data_config: DataConfig, name: str, *, candidates: bool = True) -> Dataset:
+    """One dataset of the configured pack, capped at ``max_queries`` judged queries.
+
+    At full scale ``candidates=False`` skips a split's candidate lists (MS MARCO train: 478M
+    pairs), which only sampled triples need; official triples come by id from the docpairs.
+    """
     if data_config.pack == "msmarco":
         from kdlib.data.irds import load_irds
 
-        dataset = load_irds(name)
+        dataset = load_irds(name, candidates=candidates, depth=data_config.rerank_depth)
         if data_config.max_queries is not None:
             dataset = dataset.subset(dataset.judged_qids()[: data_config.max_queries])
         return dataset
@@ -192,7 +196,8 @@ def training_splits(data_config: DataConfig) -> Splits:
     """
     if data_config.test in data_config.train:
         raise ValueError(f"test dataset {data_config.test!r} is also a training dataset")
-    full = merge_datasets([_load(data_config, name) for name in data_config.train])
+    sampled = data_config.train_triples == "sampled"
+    full = merge_datasets([_load(data_config, name, candidates=sampled) for name in data_config.train])
     test = _load(data_config, data_config.test)
     pool = full.judged_qids()
     if data_config.validation_from:
@@ -201,7 +206,7 @@ def training_splits(data_config: DataConfig) -> Splits:
             raise ValueError(f"validation_from {unknown} are not training datasets {list(data_config.train)}")
         # Hold out validation queries from these datasets only (e.g. a year without teacher
         # runs), so that every query a teacher scored stays available for training.
-        held_from = {q for name in data_config.validation_from for q in _load(data_config, name).judged_qids()}
+        held_from = {q for name in data_config.validation_from for q in _load(data_config, name, candidates=False).judged_qids()}
         pool = [q for q in pool if q in held_from]
     _, validation_qids = split_queries(pool, data_config.validation_queries, data_config.seed)
     held = set(validation_qids)

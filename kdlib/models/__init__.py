@@ -10,8 +10,9 @@ prett      separate first layers, joint last layers, CLS -> linear   passage hid
 tk         shallow transformer, cosine kernels, log-sum pooling      token vectors
 ========== ========================================================= ====================
 
-Build one with :func:`build`, reload it with :func:`load` (which also reads the authors'
-published checkpoint layouts), and switch attention kernels with :func:`set_attention`.
+Build one with :func:`build`, reload it with :func:`load` (a directory or a Hugging Face
+hub id; it also reads the authors' published checkpoint layouts), and switch attention
+kernels with :func:`set_attention`.
 
 Example::
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,15 +32,13 @@ from kdlib.models.base import RANKER_CONFIG_FILE, Ranker, RankerConfig
 from kdlib.models.bert_cat import BertCat
 from kdlib.models.bert_dot import BertDot
 from kdlib.models.colbert import ColBert
-from kdlib.models.encoders import load_encoder, quiet_transformers, resolve_encoder
+from kdlib.models.encoders import load_encoder, resolve_encoder
+from kdlib.models.hub import resolve_model_dir
 from kdlib.models.prett import PreTT
 from kdlib.models.tk import TK
 
 ARCHITECTURES: tuple[str, ...] = ("bert_cat", "bert_dot", "colbert", "prett", "tk")
 _CLASSES: dict[str, type[Ranker]] = {cls.arch: cls for cls in (BertCat, BertDot, ColBert, PreTT, TK)}
-# The authors' BERT_Cat checkpoints: encoder under ``bert_model.``, head ``_classification_layer``.
-_BERT_CAT_ENCODER_PREFIX = "bert_model."
-_BERT_CAT_HEAD_PREFIX = "_classification_layer."
 
 __all__ = [
     "ARCHITECTURES",
@@ -56,6 +54,7 @@ __all__ = [
     "load",
     "load_encoder",
     "resolve_encoder",
+    "resolve_model_dir",
     "set_attention",
 ]
 
@@ -143,30 +142,39 @@ def load(
     attn_implementation: str | None = None,
     dropout: float | None = None,
 ) -> Ranker:
-    """Load a ranker from a directory.
+    """Load a ranker from a directory or a Hugging Face hub id.
 
-    Three layouts are understood:
+    A hub id (``owner/name``) is resolved to its snapshot in the Hugging Face cache,
+    downloading it when online (:func:`kdlib.models.hub.resolve_model_dir`). Four layouts
+    are understood:
 
     1. kdlib's own (``kdlib_ranker.json``, written by :meth:`Ranker.save_pretrained`);
        the scores are identical to the saved ranker's.
-    2. The authors' ``BERT_Cat`` checkpoints: a ``config.json`` naming the encoder in
-       ``bert_model`` and weights (``model.safetensors`` or ``pytorch_model.bin``) with the
-       encoder under ``bert_model.`` and the head under ``_classification_layer.``.
-    3. A plain transformers encoder (e.g. ``sebastian-hofstaetter/distilbert-dot-margin_mse-T2-msmarco``),
+    2. The authors' ``BERT_Cat`` checkpoints (``sebastian-hofstaetter/distilbert-cat-margin_mse-T2-msmarco``):
+       a ``config.json`` naming the encoder in ``bert_model`` and weights (``model.safetensors`` or
+       ``pytorch_model.bin``) with the encoder under ``bert_model.`` and the head under
+       ``_classification_layer.``.
+    3. The authors' ``ColBERT`` checkpoint (``sebastian-hofstaetter/colbert-distilbert-margin_mse-T2-msmarco``):
+       the same wrapper with ``model_type: ColBERT`` and a ``compressor`` linear layer; loads as
+       ``colbert`` with its compression and 8 query ``[MASK]`` tokens (:mod:`kdlib.models.published`).
+    4. A plain transformers encoder (e.g. ``sebastian-hofstaetter/distilbert-dot-margin_mse-T2-msmarco``),
        read as a ``bert_dot`` ranker with CLS pooling, or as another architecture that needs no
        weights beyond the encoder (``colbert`` without compression).
 
     Args:
-        path: the directory.
-        arch: the expected architecture (checked for layout 1, chooses it for layout 3).
+        path: the directory, or a hub id.
+        arch: the expected architecture (checked for layouts 1-3, chooses it for layout 4).
         attn_implementation: attention kernel to load the encoder with.
-        dropout: for layout 3, the encoder's dropout.
+        dropout: for layout 4, the encoder's dropout.
 
     Raises:
+        DataMissingError: ``path`` is neither a directory nor a model the hub (or the cache) has.
         FormatError: the directory holds none of these layouts.
         ValueError: ``arch`` does not match, or the layout lacks weights ``arch`` needs.
     """
-    directory = Path(path)
+    from kdlib.models import published
+
+    directory = resolve_model_dir(path)
     own_config = directory / RANKER_CONFIG_FILE
     if own_config.is_file():
         try:
@@ -183,10 +191,14 @@ def load(
         hf_config = json.loads(hf_config_path.read_text())
     except json.JSONDecodeError as exc:
         raise FormatError(hf_config_path, exc.lineno, "a JSON object", exc.doc.splitlines()[exc.lineno - 1] if exc.doc else "") from exc
-    if "bert_model" in hf_config or hf_config.get("model_type") == "BERT_Cat":
+    if published.is_colbert_layout(hf_config):
+        if arch not in (None, "colbert"):
+            raise ValueError(f"{directory} is a ColBERT checkpoint; it loads as colbert, not {arch}")
+        return published.load_colbert_layout(directory, hf_config, attn_implementation)
+    if published.is_bert_cat_layout(hf_config):
         if arch not in (None, "bert_cat"):
             raise ValueError(f"{directory} is a BERT_Cat checkpoint; it loads as bert_cat, not {arch}")
-        return _load_bert_cat_layout(directory, hf_config, attn_implementation)
+        return published.load_bert_cat_layout(directory, hf_config, attn_implementation)
     if arch == "tk":
         raise ValueError(f"{directory} is a plain encoder; TK needs its trained weights, use build() to start one")
     ranker = build(arch or "bert_dot", directory, dropout=dropout, attn_implementation=attn_implementation)
@@ -196,62 +208,3 @@ def load(
             f"{ranker.arch} needs; use build() to start one with a random head"
         )
     return ranker
-
-
-def _read_weights(directory: Path) -> dict[str, torch.Tensor]:
-    safetensors_file = directory / "model.safetensors"
-    if safetensors_file.is_file():
-        from safetensors.torch import load_file
-
-        return load_file(str(safetensors_file))
-    bin_file = directory / "pytorch_model.bin"
-    if bin_file.is_file():
-        return torch.load(bin_file, map_location="cpu", weights_only=True)
-    raise FormatError(directory, 0, "model.safetensors or pytorch_model.bin with the checkpoint's weights")
-
-
-def _stored_depth(encoder_state: dict[str, torch.Tensor]) -> int:
-    """Number of transformer layers in an encoder state dict (``encoder.layer.N.`` / ``transformer.layer.N.``)."""
-    indices = [int(parts[2]) for parts in (k.split(".") for k in encoder_state) if len(parts) > 2 and parts[1] == "layer" and parts[2].isdigit()]
-    return max(indices) + 1 if indices else 0
-
-
-def _load_bert_cat_layout(directory: Path, hf_config: dict, attn_implementation: str | None) -> BertCat:
-    """Read the authors' ``BERT_Cat`` layout (``bert_model`` + ``_classification_layer``)."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-    encoder_name = hf_config.get("bert_model")
-    if not isinstance(encoder_name, str):
-        raise FormatError(directory / "config.json", 0, "a 'bert_model' entry naming the encoder", json.dumps(hf_config)[:80])
-    state = _read_weights(directory)
-    encoder_state = {k[len(_BERT_CAT_ENCODER_PREFIX):]: v for k, v in state.items() if k.startswith(_BERT_CAT_ENCODER_PREFIX)}
-    head_state = {k[len(_BERT_CAT_HEAD_PREFIX):]: v for k, v in state.items() if k.startswith(_BERT_CAT_HEAD_PREFIX)}
-    if not encoder_state or set(head_state) != {"weight", "bias"}:
-        raise FormatError(
-            directory, 0, "weights named bert_model.* and _classification_layer.weight/bias", ", ".join(sorted(state)[:4])
-        )
-    encoder_path = resolve_encoder(encoder_name)
-    encoder_config = AutoConfig.from_pretrained(encoder_path)
-    depth = _stored_depth(encoder_state)
-    if depth:
-        encoder_config.num_hidden_layers = depth
-    kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
-    with quiet_transformers():
-        encoder = AutoModel.from_config(encoder_config, **kwargs)
-        has_tokenizer = (directory / "tokenizer.json").is_file() or (directory / "vocab.txt").is_file()
-        tokenizer = AutoTokenizer.from_pretrained(directory if has_tokenizer else encoder_path)
-    missing, unexpected = encoder.load_state_dict(encoder_state, strict=False)
-    # Old checkpoints carry buffers (position_ids) that are no longer saved, and the unused
-    # pooler may be absent; every other weight must match.
-    unexpected = [k for k in unexpected if not k.endswith("position_ids")]
-    missing = [k for k in missing if not k.startswith("pooler.")]
-    if missing or unexpected:
-        raise FormatError(directory, 0, f"encoder weights matching {encoder_name}", f"missing {missing[:3]}, unexpected {unexpected[:3]}")
-    config = RankerConfig(
-        arch="bert_cat", encoder=encoder_name, num_layers=int(encoder_config.num_hidden_layers), options={}
-    )
-    ranker = BertCat(config, encoder, tokenizer)
-    with torch.no_grad():
-        ranker.classification_layer.weight.copy_(head_state["weight"].reshape(1, -1))
-        ranker.classification_layer.bias.copy_(head_state["bias"].reshape(1))
-    return ranker.eval()

@@ -30,14 +30,19 @@ class ColBertOptions:
             projection, as in the paper).
         query_augmentation: number of ``[MASK]`` tokens appended to every query (the published
             checkpoint uses 8).
+        compressor_bias: whether the projection has a bias (the published checkpoint's
+            768 -> 768 ``compressor`` does).
     """
 
     compression_dim: int | None = None
     query_augmentation: int = 0
+    compressor_bias: bool = False
 
     def __post_init__(self) -> None:
         if self.compression_dim is not None and self.compression_dim < 1:
             raise ValueError(f"compression_dim must be positive or None, got {self.compression_dim}")
+        if self.compressor_bias and self.compression_dim is None:
+            raise ValueError("compressor_bias needs a compression_dim (there is no projection without one)")
         if self.query_augmentation < 0:
             raise ValueError(f"query_augmentation must be >= 0, got {self.query_augmentation}")
 
@@ -79,7 +84,7 @@ class ColBert(EncoderRanker):
     def __init__(self, config: RankerConfig, encoder, tokenizer) -> None:
         super().__init__(config, encoder, tokenizer)
         dim = self.options.compression_dim
-        self.compressor = torch.nn.Linear(self.hidden_size, dim, bias=False) if dim else None
+        self.compressor = torch.nn.Linear(self.hidden_size, dim, bias=self.options.compressor_bias) if dim else None
 
     def query_sequences(self, queries: Sequence[str]):
         suffix = [self.special_id("mask")] * self.options.query_augmentation

@@ -11,6 +11,7 @@ Load one with :func:`load` (a name or a path to a YAML file) and derive variants
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import hashlib
 import json
@@ -38,6 +39,12 @@ class DataConfig:
         train: datasets whose judged queries train students and our own teacher.
         test: the dataset every model is evaluated on (never trained or tuned on).
         candidates: the first-stage run that is re-ranked at test time.
+        eval_datasets: further datasets every final model is evaluated on besides ``test``
+            (full scale: MSMARCO-DEV); each is measured with
+            :func:`kdlib.data.irds.measures_for`.
+        train_triples: ``sampled`` (label triples sampled from qrels and candidates) or
+            ``official`` (the dataset's own training triples, e.g. MS MARCO's
+            ``triples-small``, streamed by id).
         validation_queries: training queries held out (fixed by ``seed``) for validation.
         validation_from: training datasets the validation queries are drawn from (``None``:
             all of ``train``).
@@ -60,6 +67,8 @@ class DataConfig:
     train: tuple[str, ...] = ("trec-dl-2020", "trec-dl-2021")
     test: str = "trec-dl-2019"
     candidates: str = "bm25"
+    eval_datasets: tuple[str, ...] = ()
+    train_triples: Literal["sampled", "official"] = "sampled"
     validation_queries: int = 12
     validation_from: tuple[str, ...] | None = None
     max_queries: int | None = None
@@ -106,7 +115,10 @@ class TrainConfig:
         log_every: training-log row every this many steps.
         checkpoint_every: resumable checkpoint every this many steps.
         early_stopping_patience: validations without improvement before stopping (``None``: never).
-        bf16: bf16 autocast where the device supports it.
+        precision: ``auto`` (bf16 where the device runs it natively, else fp16 with a
+            gradient scaler on CUDA, else fp32), or ``bf16``, ``fp16``, ``fp32`` forced
+            (see :func:`kdlib.train.precision.resolve_precision`).
+        bf16: kept for older configs: ``False`` under ``precision: auto`` means fp32.
         dropout: dropout probability during training (0 is faster on CPU).
         seed: model initialisation and data order.
         num_threads: torch threads (``None``: all cores).
@@ -126,10 +138,42 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 100
     early_stopping_patience: int | None = None
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     bf16: bool = True
     dropout: float = 0.0
     seed: int = 42
     num_threads: int | None = None
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    """One published teacher-score file and how to check it.
+
+    Attributes:
+        url: where it is downloaded from.
+        md5: its MD5 digest (hex), checked after every download (``None``: not checked).
+        size: its size in bytes, checked before the digest (``None``: not checked).
+    """
+
+    url: str
+    md5: str | None = None
+    size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.md5 is not None and (len(self.md5) != 32 or any(c not in "0123456789abcdef" for c in self.md5)):
+            raise ConfigError(f"md5 of {self.url} must be 32 lower-case hex digits, got {self.md5!r}")
+        if self.size is not None and self.size < 0:
+            raise ConfigError(f"size of {self.url} must be >= 0, got {self.size}")
+
+    @property
+    def filename(self) -> str:
+        """The file name the URL ends with (without a query string)."""
+        from urllib.parse import unquote, urlsplit
+
+        return unquote(urlsplit(self.url).path.rsplit("/", 1)[-1])
+
+    def __str__(self) -> str:
+        return self.url
 
 
 @dataclass(frozen=True)
@@ -148,7 +192,9 @@ class TeacherConfig:
             distil on the same fully scored triples.
         own_encoder: encoder of our own BERT_CAT teacher.
         own_train: training of our own BERT_CAT teacher (RankNet on label triples).
-        published_files: full scale only: paths or URLs of published teacher-score files.
+        published_files: full scale only: teacher name (``T1``, ``T2``) -> the published
+            teacher-score file (:class:`PublishedFile`: URL, MD5, size), fetched by
+            ``kdlib data fetch-teachers``.
     """
 
     t1: str = "rep_llama"
@@ -158,7 +204,7 @@ class TeacherConfig:
     unscored: Literal["query_min", "drop"] = "query_min"
     own_encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig("minilm", None))
     own_train: TrainConfig = field(default_factory=TrainConfig)
-    published_files: Mapping[str, str] = field(default_factory=dict)
+    published_files: Mapping[str, PublishedFile] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -286,6 +332,13 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if value not in args:
             raise ConfigError(f"{where}: expected one of {list(args)}, got {value!r}")
         return value
+    if origin is collections.abc.Mapping and len(args) == 2 and dataclasses.is_dataclass(args[1]):
+        # name -> dataclass (e.g. teacher.published_files). A plain dict, like the other
+        # mappings of a profile, so that dataclasses.asdict() works on the whole profile.
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return {key: item if isinstance(item, args[1]) else _build(args[1], item, f"{where}.{key}")
+                for key, item in value.items()}
     if origin in (Mapping, dict) or hint is Mapping:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")

@@ -1,13 +1,10 @@
 """Read a teacher-score file back as training examples (ids -> texts)."""
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
 from kdlib.errors import FormatError
-
-log = logging.getLogger(__name__)
 
 
 def read_examples_from_teacher_file(path: str | os.PathLike, dataset: Any, *, strict: bool = False) -> list:
@@ -27,34 +24,14 @@ def read_examples_from_teacher_file(path: str | os.PathLike, dataset: Any, *, st
     Raises:
         FormatError: a malformed line, a missing id with ``strict``, or no usable line at all.
     """
-    from kdlib.data.formats import read_teacher_scores
-    from kdlib.train.examples import TrainingExample
+    from kdlib.data.teacher_stream import StreamStats, iter_teacher_examples
 
-    examples = []
-    missing_queries: set[str] = set()
-    missing_passages: set[str] = set()
-    lines = 0
-    for lineno, record in enumerate(read_teacher_scores(path), start=1):
-        lines += 1
-        query = dataset.queries.get(record.qid)
-        pos = dataset.passages.get(record.pos_pid)
-        neg = dataset.passages.get(record.neg_pid)
-        if query is None or pos is None or neg is None:
-            if query is None:
-                missing_queries.add(record.qid)
-            missing_passages.update(p for p, text in ((record.pos_pid, pos), (record.neg_pid, neg)) if text is None)
-            if strict:
-                raise FormatError(path, lineno, f"ids with text in {dataset.name}",
-                                  f"{record.qid}\t{record.pos_pid}\t{record.neg_pid}")
-            continue
-        examples.append(TrainingExample(query, pos, neg, record.pos_score, record.neg_score))
-    if missing_queries or missing_passages:
-        log.warning(
-            "%s: %d of %d lines skipped: %d query ids (e.g. %s) and %d passage ids (e.g. %s) have no text in %s",
-            path, lines - len(examples), lines, len(missing_queries), sorted(missing_queries)[:3],
-            len(missing_passages), sorted(missing_passages)[:3], dataset.name,
-        )
+    # Texts are resolved in batches (one get_many per batch for a docs store); the result is
+    # a list because the training loop buckets examples by length. At full scale stream
+    # with kdlib.data.teacher_stream.iter_teacher_examples instead.
+    stats = StreamStats()
+    examples = list(iter_teacher_examples(path, dataset.queries, dataset.passages, stats=stats, strict=strict))
     if not examples:
         raise FormatError(path, 0, f"at least one line whose ids have text in {dataset.name}",
-                          f"{lines} lines, none usable")
+                          f"{stats.lines} lines, none usable")
     return examples

@@ -1,6 +1,6 @@
 """Training: the one loop for teachers and students, and the pipeline entry points.
 
-- :func:`train` — the loop (bf16, length bucketing, resume, validation, DDP).
+- :func:`train` — the loop (bf16 or fp16 + gradient scaler, length bucketing, resume, validation, DDP).
 - :class:`TrainingExample`, :class:`TrainResult`, :class:`Validation`.
 - :func:`label_examples`, :func:`train_student`, :func:`train_own_teacher` — what the CLI
   and the notebooks call (profile in, trained model directory out).

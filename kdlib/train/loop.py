@@ -8,8 +8,10 @@ to ``(B, 2)`` (positive in column 0) and applies the loss, e.g. Margin-MSE (pape
 
 with student scores ``s`` and teacher scores ``t``, or RankNet on labels only.
 
-Speed on a CPU: bf16 autocast when supported, dynamic padding with length bucketing,
-``torch.set_num_threads``. Robustness: atomic checkpoints (resume after any kill gives the
+Precision (``TrainConfig.precision``, :mod:`kdlib.train.precision`): bf16 autocast where the
+device runs it natively; on a GPU without bf16, fp16 autocast with a dynamic gradient
+scaler (a step whose gradients overflow is skipped); else fp32. Speed on a CPU: bf16
+autocast when supported, dynamic padding with length bucketing, ``torch.set_num_threads``. Robustness: atomic checkpoints (resume after any kill gives the
 same weights as an uninterrupted run), a non-finite loss stops with the step named,
 a ``DONE.json`` marker makes a finished run a no-op. Under ``torchrun``: DDP.
 """
@@ -37,7 +39,7 @@ from kdlib.train.errors import ExamplesError, NonFiniteLossError
 from kdlib.train.examples import TrainingExample
 from kdlib.train.logs import TRAIN_LOG, VALIDATION_LOG, append_row, read_rows, truncate_after
 from kdlib.train.optim import build_optimizer, build_scheduler
-from kdlib.train.precision import autocast, bf16_supported
+from kdlib.train import precision as amp
 from kdlib.train.result import TrainResult
 from kdlib.train.validation import Validation
 
@@ -98,7 +100,8 @@ def train(
     if info.device.type == "cpu":
         torch.set_num_threads(cpu_threads(config.num_threads, info.world_size))
     torch.manual_seed(config.seed)
-    use_bf16 = config.bf16 and bf16_supported(info.device.type)
+    precision = amp.resolve_precision(config.precision, info.device, bf16_allowed=config.bf16)
+    scaler = amp.make_scaler(precision, info.device)
 
     ranker.to(info.device)
     ranker.train()
@@ -116,6 +119,8 @@ def train(
     found = ckpt.find_checkpoint(out)
     if found is not None:
         state = ckpt.load_checkpoint(found, model=ranker, optimizer=optimizer, scheduler=scheduler)
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
     start_step = state["step"]
     if info.is_main:
         (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
@@ -152,11 +157,13 @@ def train(
     try:
         for step in range(start_step + 1, config.max_steps + 1):
             micro = [next(batches) for _ in schedule.micro_batches(step)]
-            stats = _train_step(model, ranker, loss, micro, optimizer, scheduler, config, info, use_bf16, step)
+            stats = _train_step(model, ranker, loss, micro, optimizer, scheduler, config, info, precision, scaler, step)
             window = state["window"]
             for key in ("loss", "pos", "neg", "triples"):
                 window[key] += stats[key]
             window["steps"] += 1
+            if stats["skipped"]:
+                state["skipped_steps"] = state.get("skipped_steps", 0) + 1
             session_triples += stats["triples"]
             row: dict[str, Any] = {"step": step}
             if step % config.log_every == 0 or step == config.max_steps:
@@ -170,6 +177,9 @@ def train(
                     "mean_neg_score": window["neg"] / window["triples"],
                     "epoch": (step - 1) // schedule.steps_per_epoch,
                 }
+                if scaler.is_enabled():
+                    row["loss_scale"] = scaler.get_scale()
+                    row["skipped_steps"] = state.get("skipped_steps", 0)
                 state["last_loss"] = row["loss"]
                 if info.is_main:
                     append_row(out / TRAIN_LOG, row)
@@ -178,7 +188,7 @@ def train(
                 bar.set_postfix(loss=f"{row['loss']:.4f}", tps=f"{row['triples_per_s']:.1f}", refresh=False)
             last = step == config.max_steps
             if validation is not None and ((config.eval_every and step % config.eval_every == 0) or last):
-                stopped_early = _validate(ranker, validation, state, step, out, info, config, use_bf16)
+                stopped_early = _validate(ranker, validation, state, step, out, info, config, precision)
                 bar.set_postfix(loss=f"{state['last_loss'] or float('nan'):.4f}", val=f"{state['validations'][-1]['score']:.4f}", refresh=False)
             bar.update(1)
             if callback is not None:
@@ -188,6 +198,7 @@ def train(
             if config.checkpoint_every and step % config.checkpoint_every == 0:
                 state["step"] = step
                 state["window"]["seconds"] = time.perf_counter() - window_start
+                state["scaler"] = scaler.state_dict()
                 if info.is_main:
                     ckpt.save_checkpoint(out, model=ranker, optimizer=optimizer, scheduler=scheduler, state=state)
                 distributed.barrier(info)
@@ -262,17 +273,23 @@ def _train_step(
     scheduler: Any,
     config: TrainConfig,
     info: distributed.DistInfo,
-    use_bf16: bool,
+    precision: str,
+    scaler: Any,
     step: int,
 ) -> dict[str, float]:
-    """One optimiser step over this rank's micro-batches; returns summed stats over all ranks."""
+    """One optimiser step over this rank's micro-batches; returns summed stats over all ranks.
+
+    With fp16 the backward pass runs on the scaled loss, the gradients are unscaled before
+    clipping, and ``scaler.step`` skips the update (and the scheduler does not advance) when
+    they overflowed; ``stats["skipped"]`` says so. bf16 and fp32 use a :class:`NullScaler`.
+    """
     shard = sum(b["size"] for b in micro)
     totals = torch.zeros(4, dtype=torch.float64)  # loss x size, sum pos, sum neg, triples
     for i, batch in enumerate(micro):
         sync = i == len(micro) - 1 or not info.enabled
         context = contextlib.nullcontext() if sync else model.no_sync()
         with context:
-            with autocast(info.device, enabled=use_bf16):
+            with amp.autocast(info.device, precision=precision):
                 scores = model(_to_device(batch["features"], info.device))
             scores = scores.float().view(-1, 2)
             teacher = batch["teacher"]
@@ -280,7 +297,7 @@ def _train_step(
                 teacher = teacher.to(info.device)
             value = loss_fn(scores, teacher)
             # Weight by the micro-batch's share so the accumulated gradient is the shard mean.
-            (value * (batch["size"] / shard)).backward()
+            scaler.scale(value * (batch["size"] / shard)).backward()
         detached = scores.detach().double().cpu()
         totals += torch.tensor([float(value.detach()) * batch["size"], detached[:, 0].sum().item(),
                                 detached[:, 1].sum().item(), batch["size"]], dtype=torch.float64)
@@ -289,21 +306,27 @@ def _train_step(
     if not math.isfinite(mean_loss):
         optimizer.zero_grad(set_to_none=True)
         raise NonFiniteLossError(step, mean_loss)
+    scaler.unscale_(optimizer)  # true gradients before clipping
     if config.max_grad_norm and config.max_grad_norm > 0:
         torch.nn.utils.clip_grad_norm_(ranker.parameters(), config.max_grad_norm)
-    optimizer.step()
-    scheduler.step()
+    scale = scaler.get_scale()
+    scaler.step(optimizer)  # skipped when fp16 gradients overflowed
+    scaler.update()
+    skipped = scaler.is_enabled() and scaler.get_scale() < scale
+    if not skipped:
+        scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return {"loss": mean_loss, "pos": float(totals[1]), "neg": float(totals[2]), "triples": int(totals[3])}
+    return {"loss": mean_loss, "pos": float(totals[1]), "neg": float(totals[2]), "triples": int(totals[3]),
+            "skipped": skipped}
 
 
 def _validate(
     ranker: Any, validation: Validation, state: dict[str, Any], step: int, out: Path,
-    info: distributed.DistInfo, config: TrainConfig, use_bf16: bool,
+    info: distributed.DistInfo, config: TrainConfig, precision: str,
 ) -> bool:
     """Validate, keep the best model, update early stopping; returns whether to stop."""
     # Every rank validates the same (synchronised) weights, so all reach the same decision.
-    score = validation(ranker, bf16=use_bf16)
+    score = validation(ranker, precision=precision)
     best = state.get("best_score")
     improved = best is None or score > best
     if improved:

@@ -29,14 +29,17 @@ class Validation:
     measure: str = "nDCG@10"
     batch_size: int = 128
 
-    def __call__(self, ranker: Any, *, bf16: bool = True) -> float:
-        """The validation score of ``ranker`` (higher is better)."""
+    def __call__(self, ranker: Any, *, bf16: bool = True, precision: str | None = None) -> float:
+        """The validation score of ``ranker`` (higher is better).
+
+        ``precision`` (``bf16``, ``fp16``, ``fp32``) overrides ``bf16`` (bf16 where supported).
+        """
         from kdlib.evaluate import evaluate
         from kdlib.rerank import rerank
 
         run = rerank(
             ranker, self.dataset, candidates=self.candidates, depth=self.depth,
-            batch_size=self.batch_size, qids=self.qids, bf16=bf16,
+            batch_size=self.batch_size, qids=self.qids, bf16=bf16, precision=precision,
         )
         qrels = self.dataset.qrels
         if self.qids is not None:
