@@ -1,4 +1,4 @@
-"""The ``kdlib`` command line: ``kdlib data|eval|train|score|rerank|export|book``.
+"""The ``kdlib`` command line: ``kdlib data|eval|train|score|rerank|export|book|check``.
 
 Each sub-command lives in its own module under :mod:`kdlib.commands` with two functions,
 ``configure(parser)`` and ``run(args) -> int``; they are imported only when used, so that
@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "export": "save a trained BERT_DOT / BERT_CAT as a sentence-transformers model / CrossEncoder",
     "rerank": "write a TREC run of a model (directory or hub id) re-ranking a candidate set",
     "book": "execute the notebooks with papermill and build the Jupyter Book",
+    "check": "compare a profile's results.csv with the committed expected values",
 }
 
 # File-system errors that come from what the user typed (a path), reported in one line.

@@ -157,6 +157,28 @@ def raw_member_scores(profile: Profile) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def teacher_coverage(profile: Profile) -> pd.DataFrame:
+    """How much of the distillation triples each published member really scored.
+
+    One row per member: ``pairs`` (two per triple), ``scored`` (pairs in the member's run),
+    ``imputed`` (the rest: given the query's lowest score with ``teacher.unscored:
+    query_min``), ``share_scored``, and ``triples_fully_scored`` (both passages scored).
+    """
+    from kdlib.train.pipeline import distillation_triples, published_members
+
+    dataset, triples = distillation_triples(profile)
+    rows = []
+    for member in published_members(profile):
+        run = dataset.runs[member]
+        pos = [t.pos_pid in run.get(t.qid, {}) for t in triples]
+        neg = [t.neg_pid in run.get(t.qid, {}) for t in triples]
+        scored = sum(pos) + sum(neg)
+        rows.append({"member": member, "pairs": 2 * len(triples), "scored": scored,
+                     "imputed": 2 * len(triples) - scored, "share_scored": scored / (2 * len(triples)),
+                     "triples_fully_scored": sum(p and n for p, n in zip(pos, neg)) / len(triples)})
+    return pd.DataFrame(rows)
+
+
 def published_teacher_run(profile: Profile, teacher: str, dataset=None) -> dict[str, dict[str, float]]:
     """A published teacher (T1 or T2) re-ranking the test candidates.
 
@@ -312,16 +334,24 @@ def record_results(profile: Profile, rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def results(profile: Profile) -> pd.DataFrame:
-    """All recorded results of the profile (empty frame when none)."""
+    """The recorded results of the profile's current rows (empty frame when none).
+
+    Rows of cells no longer in the profile (a removed architecture, teacher or loss) stay in
+    the file but are not read back: what the book shows is what the profile defines.
+    """
     path = results_path(profile)
-    return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=RESULT_COLUMNS)
+    if not path.is_file():
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    frame = pd.read_csv(path)
+    current = {(c["arch"], c["teacher"], c["loss"]) for c in matrix_cells(profile)}
+    current |= {(arch, "untrained", "none") for arch in profile.student.architectures}
+    keep = [(r.arch, r.teacher, r.loss) in current or r.arch in ("bm25", "teacher") for r in frame.itertuples()]
+    return frame[keep].reset_index(drop=True)
 
 
 def matrix(profile: Profile) -> list[StudentRun]:
     """Every cell of the profile's distillation matrix (trained where not cached)."""
-    from kdlib.runner import matrix_runs
-
-    return [student(profile, **cell) for cell in matrix_runs(profile)]
+    return [student(profile, **cell) for cell in matrix_cells(profile)]
 
 
 def baseline_runs(profile: Profile) -> dict[str, StudentRun]:
@@ -364,6 +394,43 @@ def teacher_results(profile: Profile) -> dict[str, dict[str, float]]:
                   "measure": m, "value": v} for m, v in metrics.items()]
     record_results(profile, rows)
     return out
+
+
+def dense_per_query(profile: Profile, index: str = "Flat", measure: str = "nDCG@10") -> dict[str, pd.Series]:
+    """Per-query ``measure`` of BERT_DOT dense retrieval, by teacher (``baseline``, ``T1``, ``T2``)."""
+    dense(profile)
+    teachers = [t for t in ("baseline", "T1", "T2") if t in profile.student.teachers]
+    key = {"students": [student_key(profile, "bert_dot", t, "ranknet" if t == "baseline" else profile.student.loss)
+                        for t in teachers], "eval": _section(profile, "eval")}
+    frame = pd.read_csv(artifacts.stage_dir(profile.name, "dense", key) / "per_query.csv", dtype={"qid": str})
+    frame = frame[(frame["index"] == index) & (frame["measure"] == measure)]
+    return {t: part.set_index("qid")["value"] for t, part in frame.groupby("teacher")}
+
+
+def claim_checks(profile: Profile, measure: str = "nDCG@10") -> list:
+    """The paper's claims checked on this profile's runs (:mod:`kdlib.claims`); also writes
+    ``artifacts/<profile>/claims.csv``."""
+    from kdlib import claims
+
+    rows = [(cell["arch"], cell["teacher"], cell["loss"]) for cell in matrix_cells(profile)]
+    rows.append(claims.OWN_TEACHER)
+    table = per_query(profile, rows, measure)
+    values = {row: table[f"{row[0]}/{row[1]}/{row[2]}"].dropna() for row in rows}
+    latency_rows = latency_per_query(profile)
+    latency_ms = {arch: part.set_index("qid")["ms"] for arch, part in latency_rows.groupby("arch")}
+    dense_values = dense_per_query(profile, measure=measure) if "bert_dot" in profile.student.architectures else None
+    checks = claims.check_claims(values, archs=profile.student.architectures, measure=measure,
+                                 loss=profile.student.loss, loss_rivals=profile.student.loss_comparison,
+                                 score_stats=score_statistics(profile), latency_ms=latency_ms, dense=dense_values)
+    claims.write_claims_csv(checks, artifacts.root() / profile.name / "claims.csv")
+    return checks
+
+
+def matrix_cells(profile: Profile) -> list[dict[str, str]]:
+    """The (arch, teacher, loss) cells of the profile's distillation matrix."""
+    from kdlib.runner import matrix_runs
+
+    return matrix_runs(profile)
 
 
 def own_teacher_run(profile: Profile) -> dict[str, dict[str, float]]:
@@ -417,6 +484,11 @@ def untrained_run(profile: Profile, arch: str) -> dict[str, dict[str, float]]:
                      batch_size=profile.eval.batch_size)
         write_run(run, path, tag=f"{arch}-untrained")
     return read_run(path)
+
+
+def starting_points(profile: Profile) -> dict[str, dict[str, float]]:
+    """Every student architecture's untrained measures (see :func:`untrained`)."""
+    return {arch: untrained(profile, arch) for arch in profile.student.architectures}
 
 
 def test_run(profile: Profile, arch: str, teacher: str, loss: str) -> dict[str, dict[str, float]]:
@@ -496,24 +568,44 @@ def score_statistics(profile: Profile) -> pd.DataFrame:
 
 
 def latency(profile: Profile) -> pd.DataFrame:
-    """Query latency of every architecture (baseline weights; latency does not depend on them)."""
+    """Query latency of every architecture (baseline weights; latency does not depend on them).
+
+    One row per architecture (median and p95 ms); :func:`latency_per_query` has every timed query.
+    """
+    return pd.read_csv(_latency_files(profile)[0])
+
+
+def latency_per_query(profile: Profile) -> pd.DataFrame:
+    """Per timed query and architecture: ``arch``, ``qid``, ``ms`` (the median of its repeats)."""
+    return pd.read_csv(_latency_files(profile)[1], dtype={"qid": str})
+
+
+def _latency_files(profile: Profile) -> tuple[Path, Path]:
     from kdlib.latency import latency_table, measure_latency
+    from kdlib.rerank import candidate_lists
 
     key = {**_section(profile, "data", "student.encoder", "eval"), "archs": list(profile.student.architectures),
-           "options": {a: dict(profile.student.options.get(a, {})) for a in profile.student.architectures}}
-    path = artifacts.stage_dir(profile.name, "latency", key) / "latency.csv"
-
-    def compute() -> pd.DataFrame:
-        test = splits(profile).test
-        results = []
-        for arch, run in baseline_runs(profile).items():
-            ranker = run.load_model()
-            results.append(measure_latency(ranker, test, candidates=profile.data.candidates,
-                                           depth=profile.data.rerank_depth, n_queries=profile.eval.latency_queries,
-                                           repeats=profile.eval.latency_repeats))
-        return latency_table(results).reset_index(drop=True)
-
-    return _cached_frame(path, compute)
+           "options": {a: dict(profile.student.options.get(a, {})) for a in profile.student.architectures},
+           "per_query": True}
+    out = artifacts.stage_dir(profile.name, "latency", key)
+    table_path, per_query_path = out / "latency.csv", out / "latency_per_query.csv"
+    if table_path.is_file() and per_query_path.is_file():
+        return table_path, per_query_path
+    with artifacts.stage_lock(out):
+        if not (table_path.is_file() and per_query_path.is_file()):
+            test = splits(profile).test
+            lists, _ = candidate_lists(test, candidates=profile.data.candidates, depth=profile.data.rerank_depth)
+            qids = list(lists)[: profile.eval.latency_queries] if profile.eval.latency_queries else list(lists)
+            results, rows = [], []
+            for arch, run in baseline_runs(profile).items():
+                result = measure_latency(run.load_model(), test, candidates=profile.data.candidates,
+                                         depth=profile.data.rerank_depth, qids=qids,
+                                         repeats=profile.eval.latency_repeats)
+                results.append(result)
+                rows += [{"arch": arch, "qid": q, "ms": float(ms)} for q, ms in zip(result.qids, result.per_query_ms)]
+            _write_frame(per_query_path, pd.DataFrame(rows))
+            _write_frame(table_path, latency_table(results).reset_index(drop=True))
+    return table_path, per_query_path
 
 
 def dense(profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -531,10 +623,13 @@ def dense(profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
                         for t in teachers], "eval": _section(profile, "eval")}
     out_dir = artifacts.stage_dir(profile.name, "dense", key)
     measures_path, stats_path = out_dir / "measures.csv", out_dir / "stats.csv"
-    if measures_path.is_file() and stats_path.is_file():
+    per_query_path = out_dir / "per_query.csv"
+    if measures_path.is_file() and stats_path.is_file() and per_query_path.is_file():
         return pd.read_csv(measures_path), pd.read_csv(stats_path)
+    from kdlib.evaluate import evaluate_per_query
+
     test = splits(profile).test
-    measure_rows, stat_rows = [], []
+    measure_rows, stat_rows, query_rows = [], [], []
     for teacher in teachers:
         run = student(profile, "bert_dot", teacher, "ranknet" if teacher == "baseline" else profile.student.loss)
         result = dense_retrieval(run.load_model(), test, test.passages, index_kinds=profile.eval.dense_index,
@@ -542,6 +637,9 @@ def dense(profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
         for kind, dense_run in result.runs.items():
             for m, v in evaluate(dense_run, test.qrels, profile.eval.measures).items():
                 measure_rows.append({"teacher": teacher, "index": kind, "measure": m, "value": v})
+            for r in evaluate_per_query(dense_run, test.qrels, profile.eval.measures).itertuples():
+                query_rows.append({"teacher": teacher, "index": kind, "qid": r.qid, "measure": r.measure,
+                                   "value": r.value})
             stat_rows.append({"teacher": teacher, "index": kind, "passages": result.n_passages, "dim": result.dim,
                               "index_mb": result.index_bytes[kind] / 2**20,
                               "build_s": result.build_seconds[kind],
@@ -549,6 +647,7 @@ def dense(profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
                               "query_encode_ms": result.query_encode_ms_per_query,
                               "corpus_encode_s": result.encode_seconds})
     measures, stats = pd.DataFrame(measure_rows), pd.DataFrame(stat_rows)
+    _write_frame(per_query_path, pd.DataFrame(query_rows))
     _write_frame(measures_path, measures)
     _write_frame(stats_path, stats)
     return measures, stats

@@ -40,6 +40,7 @@ class LatencyResult:
         cached: whether passage representations were pre-encoded (excluded from timing).
         depth: candidates re-ranked per query (the largest list; some queries may have fewer).
         device: the device the ranker ran on.
+        qids: the timed queries, in the order of ``per_query_ms``.
     """
 
     arch: str
@@ -49,6 +50,7 @@ class LatencyResult:
     cached: bool
     depth: int = 0
     device: str = "cpu"
+    qids: tuple[str, ...] = ()
 
     @property
     def n_queries(self) -> int:
@@ -153,6 +155,7 @@ def measure_latency(
         cached=cached,
         depth=max(len(lists[q]) for q in timed),
         device=str(device),
+        qids=tuple(timed),
     )
 
 

@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 #: The order in which teacher settings are drawn and connected (paper: baseline -> T1 -> T2).
-TEACHER_ORDER: tuple[str, ...] = ("baseline", "T1", "T2")
+#: One student's path: where it starts, labels only, then each teacher.
+TEACHER_ORDER: tuple[str, ...] = ("untrained", "baseline", "T1", "T2")
 
 
 def _figure(ncols: int = 1, *, width: float = 6.0, height: float = 4.2, sharey: bool = False) -> tuple[Figure, list[Axes]]:
@@ -334,13 +335,14 @@ def grade_distribution(datasets: Any) -> Figure:
     return fig
 
 
-def metric_bars(results_df: pd.DataFrame, measure: str) -> Figure:
+def metric_bars(results_df: pd.DataFrame, measure: str, *, reference: Mapping[str, float] | None = None) -> Figure:
     """Grouped bars of one measure: architectures on the x axis, one bar per teacher setting.
 
     Args:
         results_df: columns ``arch``, ``teacher`` and either a column named ``measure``
             (wide) or columns ``measure`` and ``value`` (long).
         measure: the measure to draw, e.g. ``"nDCG@10"`` or ``"RR(rel=2)@10"``.
+        reference: horizontal lines to compare against, by label (e.g. ``{"BM25": 0.506}``).
 
     Returns:
         A one-panel figure with the values written above the bars.
@@ -364,6 +366,11 @@ def metric_bars(results_df: pd.DataFrame, measure: str) -> Figure:
     for container in ax.containers:
         ax.bar_label(container, fmt="%.3f", fontsize="xx-small", padding=1)
     values = frame["value"].to_numpy(dtype=float)
+    for label, value in (reference or {}).items():
+        ax.axhline(value, color="0.3", linestyle="--", linewidth=1.0)
+        ax.annotate(f"{label} {value:.3f}", (1.0, value), xycoords=("axes fraction", "data"), xytext=(-4, 3),
+                    textcoords="offset points", ha="right", fontsize="x-small", color="0.3")
+        values = np.append(values, value)
     ax.set_ylim(0.0, float(np.nanmax(values)) * 1.12 if np.nanmax(values) > 0 else 1.0)
     ax.set_xlabel("architecture")
     ax.set_ylabel(measure)

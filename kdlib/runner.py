@@ -54,8 +54,9 @@ def matrix_runs(profile: Profile) -> list[dict[str, str]]:
 
     The main matrix is every architecture x every teacher setting with the profile's loss
     (``baseline`` always trains with RankNet on labels); the loss comparison adds the other
-    losses for a few architectures with one teacher, and a few students are also distilled
-    from our own BERT_CAT teacher (``own``).
+    losses for a few architectures with one teacher, a few students are also distilled
+    from our own BERT_CAT teacher (``own``), and the imputation ablation (``T2_scored``: T2
+    on fully scored pairs only) runs for ``student.ablation_architectures``.
     """
     student = profile.student
     runs: list[dict[str, str]] = []
@@ -68,6 +69,8 @@ def matrix_runs(profile: Profile) -> list[dict[str, str]]:
             runs.append({"arch": arch, "teacher": student.loss_comparison_teacher, "loss": loss})
     for arch in student.own_teacher_architectures:
         runs.append({"arch": arch, "teacher": "own", "loss": student.loss})
+    for arch in student.ablation_architectures:
+        runs.append({"arch": arch, "teacher": "T2_scored", "loss": student.loss})
     return runs
 
 

@@ -221,6 +221,9 @@ class StudentConfig:
         loss_comparison_teacher: the teacher of the loss comparison.
         own_teacher_architectures: students also distilled (with ``loss``) from our own trained
             BERT_CAT teacher (teacher setting ``own``).
+        ablation_architectures: students also distilled from T2 on fully scored pairs only
+            (teacher setting ``T2_scored``: ``teacher.unscored: drop``), to measure what
+            imputing unscored pairs does.
         options: per-architecture model options (e.g. ``colbert: {compression_dim: 128}``).
     """
 
@@ -232,6 +235,7 @@ class StudentConfig:
     loss_comparison_architectures: tuple[str, ...] = ("bert_dot", "colbert")
     loss_comparison_teacher: str = "T2"
     own_teacher_architectures: tuple[str, ...] = ("bert_dot", "colbert")
+    ablation_architectures: tuple[str, ...] = ()
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 

@@ -28,7 +28,10 @@ def build_optimizer(ranker: torch.nn.Module, config: TrainConfig) -> torch.optim
         group["params"] = [p for p in group["params"] if p.requires_grad]
         group.setdefault("weight_decay", config.weight_decay)
     groups = [g for g in groups if g["params"]]
-    return torch.optim.AdamW(groups, lr=config.learning_rate)
+    # The fused kernel updates all parameters in one pass (on CPU too); torch's default on a
+    # CPU is a Python loop over tensors, which costs more than the whole forward pass of a
+    # 2-layer student. Same update rule, same results up to float rounding.
+    return torch.optim.AdamW(groups, lr=config.learning_rate, fused=True)
 
 
 def lr_factor(step: int, *, warmup_steps: int, max_steps: int, schedule: str) -> float:
