@@ -94,7 +94,7 @@ def test_efficiency_vs_effectiveness_draws_arrows_and_log_axis():
     ax = fig.get_axes()[0]
     assert ax.get_xscale() == "log"
     arrows = [t for t in ax.texts if t.arrow_patch is not None]
-    assert len(arrows) == 2 * len(ARCHS)
+    assert len(arrows) == (len(plots.TEACHER_ORDER) - 1) * len(ARCHS)
     with pytest.raises(ValueError, match="positive"):
         plots.efficiency_vs_effectiveness(df.assign(latency_ms=0.0))
 
@@ -117,9 +117,10 @@ def test_metric_bars(layout):
     rows = [(a, t, 0.5 + 0.1 * i) for a in ARCHS for i, t in enumerate(plots.TEACHER_ORDER)]
     wide = pd.DataFrame(rows, columns=["arch", "teacher", "nDCG@10"])
     df = wide if layout == "wide" else wide.melt(id_vars=["arch", "teacher"], var_name="measure", value_name="value")
-    fig = plots.metric_bars(df, "nDCG@10")
+    fig = plots.metric_bars(df, "nDCG@10", reference={"BM25": 0.45})
     _assert_labelled(fig)
     bars = [p for p in fig.get_axes()[0].patches if p.get_height() > 0]
-    assert len(bars) == 9
+    assert len(bars) == len(ARCHS) * len(plots.TEACHER_ORDER)
+    assert any("BM25 0.450" in t.get_text() for t in fig.get_axes()[0].texts)
     with pytest.raises(ValueError, match="MRR"):
         plots.metric_bars(df, "MRR@10")

@@ -18,7 +18,7 @@ def test_plan_covers_every_notebook_and_the_matrix():
     student = profile.student
     expected = (len(student.architectures) * len(student.teachers)
                 + len(student.loss_comparison_architectures) * len(student.loss_comparison)
-                + len(student.own_teacher_architectures))
+                + len(student.own_teacher_architectures) + len(student.ablation_architectures))
     assert len(cells) == expected == names.count("04_distillation")
     assert {"arch": "tk", "teacher": "baseline", "loss": "ranknet"} in cells
     assert {"arch": "tk", "teacher": "T2", "loss": "margin_mse"} in cells
