@@ -535,8 +535,9 @@ def test_label_pairs(profile: Profile, *, max_triples: int = 400):
 
 def score_samples(profile: Profile) -> pd.DataFrame:
     """Raw scores of every baseline student on test label triples (arch, kind, triple, score)."""
-    key = {**student_key(profile, "*", "baseline", "ranknet"),
-           "archs": list(profile.student.architectures)}
+    # One key per student, with its own architecture options: changing an option of one
+    # architecture retrains that baseline, so its scores here must be recomputed too.
+    key = {arch: student_key(profile, arch, "baseline", "ranknet") for arch in profile.student.architectures}
     path = artifacts.stage_dir(profile.name, "score-samples", key) / "scores.csv"
 
     def compute() -> pd.DataFrame:

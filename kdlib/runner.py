@@ -111,6 +111,8 @@ def _source_digest() -> str:
 
 
 def _stamp(execution: Execution, profile: Profile, source_digest: str) -> str:
+    from kdlib import artifacts
+
     notebook = (NOTEBOOK_DIR / f"{execution.notebook}.ipynb").read_bytes()
     blob = json.dumps(
         {
@@ -118,6 +120,8 @@ def _stamp(execution: Execution, profile: Profile, source_digest: str) -> str:
             "parameters": dict(execution.parameters),
             "profile": profile.to_dict(),
             "kdlib": source_digest,
+            # The stages a notebook shows live here: another artifact root is another book.
+            "artifacts": str(artifacts.root().resolve()),
         },
         sort_keys=True,
     )
@@ -187,12 +191,20 @@ def _write_timings(path: Path, timings: list[tuple[str, float, bool]]) -> None:
     write_text_atomic(path, json.dumps(rows, indent=1))
 
 
+def _stages_present(profile: Profile) -> bool:
+    """Whether the profile's stage results still exist (deleted artifacts mean a stale book)."""
+    from kdlib import artifacts
+
+    return (artifacts.root() / profile.name).is_dir()
+
+
 def _execute_one(execution: Execution, profile: Profile, digest: str, force: bool, log) -> tuple[str, float, bool]:
     import papermill
 
     stamp_file = execution.output.with_suffix(".stamp")
     stamp = _stamp(execution, profile, digest)
-    if not force and execution.output.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+    if (not force and execution.output.exists() and stamp_file.exists() and stamp_file.read_text() == stamp
+            and _stages_present(profile)):
         return execution.label, 0.0, True
     execution.output.parent.mkdir(parents=True, exist_ok=True)
     failed = execution.output.with_suffix(".failed.ipynb")

@@ -43,7 +43,19 @@ def test_tiny_book_executes_every_notebook_and_builds(tmp_path, monkeypatch):
     results = pd.read_csv(tmp_path / "artifacts" / "tiny" / "results.csv")
     cells = runner.matrix_runs(profile)
     students = results[results["arch"].isin(profile.student.architectures)]
-    assert len(students.groupby(["arch", "teacher", "loss"])) == len(cells)
+    trained = students[students["teacher"] != "untrained"]
+    assert len(trained.groupby(["arch", "teacher", "loss"])) == len(cells)
+    # Every student's starting point and BM25 are rows, so a reader sees whether training helped.
+    untrained = students[students["teacher"] == "untrained"]
+    assert set(untrained["arch"]) == set(profile.student.architectures) and set(untrained["loss"]) == {"none"}
+    assert "bm25" in set(results["arch"])
+    claims_csv = pd.read_csv(tmp_path / "artifacts" / "tiny" / "claims.csv")
+    assert list(claims_csv["number"]) == list(range(1, 8))
+    # The tiny book reproduces the committed expected values (`kdlib check --profile tiny`).
+    from kdlib import reproduce
+
+    differences = reproduce.check(results, pd.read_csv(reproduce.expected_path("tiny")))
+    assert not differences, "\n".join(d.describe() for d in differences)
     assert {"nDCG@10", "RR(rel=2)@10", "R(rel=2)@100"} <= set(results["measure"])
     assert results["value"].between(0, 1).all()
 

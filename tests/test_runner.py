@@ -1,6 +1,8 @@
 """The book runner: plan, dry run, failure reporting and unchanged-notebook skipping."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 
@@ -49,3 +51,32 @@ def test_a_failing_notebook_fails_the_build_with_its_error(tmp_path, monkeypatch
         runner.execute(profiles.load("tiny"), only=["01_data"], out_dir=out, log=lambda *_: None)
     assert not (out / "01_data.ipynb").exists()  # no half-built page
     assert (out / "01_data.failed.ipynb").exists()
+
+
+def test_unchanged_notebooks_rerun_when_their_stage_results_are_gone(tmp_path, monkeypatch):
+    """A stamp alone is not enough: deleted artifacts (or another KDLIB_ARTIFACTS) re-execute."""
+    import papermill
+
+    calls = []
+
+    def fake_execute(source, output, **kwargs):
+        calls.append(output)
+        Path(output).write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    monkeypatch.setenv("KDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
+    profile = profiles.load("tiny")
+    execution = runner.Execution("01_data", tmp_path / "out" / "01_data.ipynb", {"profile": "tiny"})
+    digest = runner._source_digest()
+
+    def run_once():
+        return runner._execute_one(execution, profile, digest, False, lambda *_: None)[2]
+
+    assert run_once() is False and len(calls) == 1
+    (tmp_path / "artifacts" / "tiny").mkdir(parents=True)
+    assert run_once() is True and len(calls) == 1  # unchanged, results present: skipped
+    (tmp_path / "artifacts" / "tiny").rmdir()
+    assert run_once() is False and len(calls) == 2  # results deleted: executed again
+    (tmp_path / "elsewhere" / "tiny").mkdir(parents=True)
+    monkeypatch.setenv("KDLIB_ARTIFACTS", str(tmp_path / "elsewhere"))
+    assert run_once() is False and len(calls) == 3  # another artifact root: executed again
