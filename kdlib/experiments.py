@@ -533,12 +533,15 @@ def test_label_pairs(profile: Profile, *, max_triples: int = 400):
     return test, triples[:max_triples]
 
 
+def score_samples_key(profile: Profile) -> dict[str, Any]:
+    """One student key per baseline, with its own architecture options: changing an option of
+    one architecture retrains that baseline, so the scores sampled from it are recomputed too."""
+    return {arch: student_key(profile, arch, "baseline", "ranknet") for arch in profile.student.architectures}
+
+
 def score_samples(profile: Profile) -> pd.DataFrame:
     """Raw scores of every baseline student on test label triples (arch, kind, triple, score)."""
-    # One key per student, with its own architecture options: changing an option of one
-    # architecture retrains that baseline, so its scores here must be recomputed too.
-    key = {arch: student_key(profile, arch, "baseline", "ranknet") for arch in profile.student.architectures}
-    path = artifacts.stage_dir(profile.name, "score-samples", key) / "scores.csv"
+    path = artifacts.stage_dir(profile.name, "score-samples", score_samples_key(profile)) / "scores.csv"
 
     def compute() -> pd.DataFrame:
         test, triples = test_label_pairs(profile)
