@@ -17,7 +17,8 @@ def _name(requirement: str) -> str:
 def test_environment_yml_matches_pyproject():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_name(r) for r in pyproject["dependencies"]}
-    wanted |= {_name(r) for r in pyproject["optional-dependencies"]["test"]}
+    for extra in ("test", "mutation"):  # not "bench": its packages are not part of the conda environment
+        wanted |= {_name(r) for r in pyproject["optional-dependencies"][extra]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     listed = {_name(r) for r in pip_section if not r.startswith("-e")}
