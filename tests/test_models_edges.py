@@ -212,3 +212,42 @@ def test_head_weights_must_match_exactly(tmp_path):
     save_file({**head, "extra.weight": torch.zeros(1)}, str(tmp_path / "cat" / "ranker_head.safetensors"))
     with pytest.raises(ValueError, match="expected head weights"):
         load(tmp_path / "cat")
+
+
+@pytest.mark.parametrize(("dim", "heads"), [(320, 10), (160, 10), (384, 8), (96, 6), (80, 4), (48, 2), (30, 1), (17, 1)])
+def test_tk_default_heads_are_the_most_with_at_least_16_dimensions_each(dim, heads):
+    from kdlib.models.tk import _default_heads
+
+    assert _default_heads(dim) == heads
+
+
+def test_tk_position_table_is_vaswanis_sinusoids():
+    import numpy as np
+
+    from kdlib.models.tk import _sinusoids
+
+    length, dim = 7, 6
+    expected = np.zeros((length, dim))
+    for pos in range(length):
+        for i in range(0, dim, 2):
+            expected[pos, i] = np.sin(pos / 10000 ** (i / dim))
+            expected[pos, i + 1] = np.cos(pos / 10000 ** (i / dim))
+    np.testing.assert_allclose(_sinusoids(length, dim).numpy(), expected, atol=1e-6)
+
+
+def test_tk_construction_defaults():
+    from kdlib.models.tk import TK
+
+    tk = build("tk", "tiny-random", dropout=0.0)
+    dim = tk.embeddings.embedding_dim
+    assert tk.mixer.item() == 0.5  # raw embeddings and context mixed half and half at the start
+    weights = tk.kernel_weights.weight
+    assert weights.shape == (1, 11) and tk.kernel_weights.bias is None
+    assert weights.abs().max() <= 0.014 and weights.min() < 0 < weights.max()  # U(-0.014, 0.014)
+    assert tk.contextualizer.layers[0].linear1.out_features == dim  # feed-forward as wide as the embeddings
+    assert build("tk", "tiny-random", ff_dim=48).contextualizer.layers[0].linear1.out_features == 48
+    assert tk.contextualizer.enable_nested_tensor is False
+    assert "positions" not in tk.state_dict()  # a fixed table, not saved
+    direct = TK(tk.config, torch.zeros(5, dim), tk.tokenizer)
+    assert {m.p for m in direct.modules() if isinstance(m, torch.nn.Dropout)} == {0.1}
+    assert direct.embeddings.padding_idx == tk.tokenizer.pad_token_id
