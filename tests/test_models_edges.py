@@ -251,3 +251,13 @@ def test_tk_construction_defaults():
     direct = TK(tk.config, torch.zeros(5, dim), tk.tokenizer)
     assert {m.p for m in direct.modules() if isinstance(m, torch.nn.Dropout)} == {0.1}
     assert direct.embeddings.padding_idx == tk.tokenizer.pad_token_id
+
+
+@pytest.mark.parametrize("arch", ["colbert", "prett", "tk"])
+def test_passage_cache_masks_mark_exactly_the_real_tokens(arch):
+    # Encoded one passage per chunk, rows are padded to the longest: the padding must stay masked.
+    torch.manual_seed(0)
+    ranker = build(arch, "tiny-random", query_max_len=6, passage_max_len=10, dropout=0.0)
+    cache = ranker.encode_passages(PASSAGES, batch_size=1)
+    lengths = [ranker.tokenize(["q"], [p])["passage_attention_mask"].sum().item() for p in PASSAGES]
+    assert cache.mask.sum(1).tolist() == lengths and cache.mask.shape[1] == max(lengths)
