@@ -261,3 +261,17 @@ def test_passage_cache_masks_mark_exactly_the_real_tokens(arch):
     cache = ranker.encode_passages(PASSAGES, batch_size=1)
     lengths = [ranker.tokenize(["q"], [p])["passage_attention_mask"].sum().item() for p in PASSAGES]
     assert cache.mask.sum(1).tolist() == lengths and cache.mask.shape[1] == max(lengths)
+
+
+def test_prett_splits_half_the_layers_by_default():
+    assert build("prett", "tiny-random").split_layer == 1  # of 2
+
+
+def test_prett_without_split_caches_token_ids_and_scores_like_direct():
+    # split_layer 0: nothing runs before the join, so the cache holds padded ids, not states.
+    torch.manual_seed(0)
+    ranker = build("prett", "tiny-random", query_max_len=6, passage_max_len=10, dropout=0.0, split_layer=0)
+    cache = ranker.encode_passages(PASSAGES, batch_size=1)
+    assert cache.states.dtype == torch.long
+    direct = ranker.score(["a flea"] * len(PASSAGES), PASSAGES)
+    torch.testing.assert_close(ranker.score_cached("a flea", cache), direct, atol=1e-4, rtol=1e-4)
