@@ -31,7 +31,8 @@ def _weight_packages() -> dict[str, str]:
 def test_environment_yml_matches_pyproject():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_name(r) for r in pyproject["dependencies"]}
-    wanted |= {_name(r) for r in pyproject["optional-dependencies"]["test"]}
+    for extra in ("test", "mutation"):  # not "bench": its packages are not part of the conda environment
+        wanted |= {_name(r) for r in pyproject["optional-dependencies"][extra]}
     wanted |= {_name(n) for n in _weight_packages()}
     listed = {_name(r) for r in _pip_section() if not r.startswith("-e")}
     assert listed == wanted

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -140,3 +141,29 @@ def test_registry_errors():
         get("kl_div", tau=2.0)
     with pytest.raises(ValueError, match="positive"):
         get("kl_div", temperature=0.0)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_losses_run_without_warnings(name):
+    # e.g. a softmax without an explicit dim works on 2-D scores but warns on every step.
+    loss = get(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss(STUDENT, TEACHER if loss.requires_teacher else None)
+
+
+def test_input_errors_say_what_was_given():
+    loss = get("margin_mse")
+    with pytest.raises(ValueError, match=r"got \(3,\)"):
+        loss(STUDENT[0], TEACHER[0])
+    with pytest.raises(ValueError, match="got list"):
+        loss(STUDENT.tolist(), TEACHER)
+    with pytest.raises(ValueError, match=r"shape \(2, 3\), got \(2, 2\)"):
+        loss(STUDENT, TEACHER[:, :2])
+    with pytest.raises(ValueError, match="got list"):
+        loss(STUDENT, TEACHER.tolist())
+
+
+def test_unknown_loss_lists_the_registered_names():
+    with pytest.raises(ValueError, match="expected one of margin_mse, ranknet, pointwise_mse, weighted_ranknet, kl_div"):
+        get("nope")

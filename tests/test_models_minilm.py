@@ -2,23 +2,21 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
+from kdlib.data import pack_dir
 from kdlib.models import ARCHITECTURES, build
-
-BM25_DL19 = Path("/work/shared/data/trec-dl/rank_llm/BM25/retrieve_results_dl19.json")
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def query_and_top10() -> tuple[str, list[str]]:
-    if not BM25_DL19.is_file():
-        pytest.skip(f"TREC DL 2019 BM25 run not found at {BM25_DL19}")
-    first = json.loads(BM25_DL19.read_text())[0]
+    # Found like every other test's data ($KDLIB_DATA, data/trec-dl, ../shared/data/trec-dl):
+    # a missing pack fails with the pack finder's instructions instead of skipping silently.
+    first = json.loads((pack_dir() / "rank_llm" / "BM25" / "retrieve_results_dl19.json").read_text())[0]
     return first["query"], [hit["content"] for hit in first["hits"][:10]]
 
 
