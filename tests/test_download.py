@@ -5,6 +5,8 @@ to; it can also drop the connection after a number of bytes.
 """
 from __future__ import annotations
 
+import time
+
 import hashlib
 import http.server
 import threading
@@ -80,6 +82,11 @@ def test_resume_after_a_truncated_partial_file(server, tmp_path):
     (tmp_path / "t2.tsv.part").write_bytes(PAYLOAD[:12_345])
     download(server.url, dest, md5=MD5, progress=False)
     assert dest.read_bytes() == PAYLOAD
+    # The server thread counts what it sent after the write returns: on a busy machine the
+    # client can finish first, so wait (briefly) for the count.
+    deadline = time.monotonic() + 5
+    while server.sent < len(PAYLOAD) - 12_345 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert server.requests == ["bytes=12345-"] and server.sent == len(PAYLOAD) - 12_345
 
 

@@ -45,8 +45,8 @@ def test_a_line_is_skipped_when_any_of_its_three_ids_is_unknown(tmp_path, caplog
         examples = read_examples_from_teacher_file(path, small_dataset())
     assert [(e.query, e.pos_text, e.neg_text) for e in examples] == [
         ("query one", "passage a", "passage b"), ("query two", "passage c", "passage a")]
-    assert "3 of 5 lines skipped" in caplog.text
-    assert "['q9']" in caplog.text and "['nope-neg', 'nope-pos']" in caplog.text
+    assert "3 of 5 records skipped" in caplog.text
+    assert "query q9" in caplog.text and "passage nope-neg, passage nope-pos" in caplog.text
 
 
 def test_unknown_query_alone_is_reported(tmp_path, caplog):
@@ -54,7 +54,7 @@ def test_unknown_query_alone_is_reported(tmp_path, caplog):
     write(path, [(1, 0, "q1", "a", "b"), (1, 0, "q9", "a", "b")])
     with caplog.at_level(logging.WARNING):
         assert len(read_examples_from_teacher_file(path, small_dataset())) == 1
-    assert "1 of 2 lines skipped" in caplog.text and "0 passage ids" in caplog.text
+    assert "1 of 2 records skipped" in caplog.text and "0 with an unknown passage" in caplog.text
 
 
 def test_strict_reading_names_the_line(tmp_path):
