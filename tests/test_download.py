@@ -5,11 +5,10 @@ to; it can also drop the connection after a number of bytes.
 """
 from __future__ import annotations
 
-import time
-
 import hashlib
 import http.server
 import threading
+import time
 
 import pytest
 
