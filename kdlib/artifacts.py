@@ -1,9 +1,10 @@
 """Where results live: ``artifacts/<profile>/<stage>/<key-hash>/``.
 
 Every expensive step (a training run, a teacher file, a re-ranking) writes into a directory
-whose name is a hash of exactly the configuration it depends on, and marks it finished with
-a ``DONE`` file. A changed parameter therefore re-runs only what depends on it, and a
-finished stage is never recomputed.
+whose name is a hash of exactly the configuration it depends on and of the code that computes
+it (:func:`code_fingerprint`), and marks it finished with a ``DONE`` file. A changed parameter
+therefore re-runs only what depends on it, a fixed model or loss re-runs every stage instead of
+serving results of the broken code, and a finished stage is never recomputed.
 """
 from __future__ import annotations
 
@@ -33,8 +34,37 @@ def key_hash(key: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
+#: Modules that only present results (tables, figures, verdicts, the book and the command
+#: line): changing them never changes what a stage computes, so they are not fingerprinted.
+_PRESENTATION = ("plots.py", "claims.py", "reproduce.py", "runner.py", "cli.py", "bookext.py", "paper.py",
+                 "export.py", "experiments.py", "commands")
+_FINGERPRINT: list[str] = []
+
+
+def code_fingerprint() -> str:
+    """A hash of the kdlib sources that compute results (models, losses, training, data,
+    teachers, evaluation), the same in every copy of the same code."""
+    if not _FINGERPRINT:
+        _FINGERPRINT.append(source_fingerprint(Path(__file__).resolve().parent))
+    return _FINGERPRINT[0]
+
+
+def source_fingerprint(package: Path) -> str:
+    """:func:`code_fingerprint` of the package in ``package`` (presentation modules left out)."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        if relative.parts[0] in _PRESENTATION or "__pycache__" in relative.parts:
+            continue
+        digest.update(str(relative).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def stage_dir(profile_name: str, stage: str, key: Mapping[str, Any]) -> Path:
-    """The directory of one stage run; ``key.json`` inside records what it depends on."""
+    """The directory of one stage run; ``key.json`` inside records what it depends on
+    (``key`` and the :func:`code_fingerprint` of the code that computes it)."""
+    key = {**key, "code": code_fingerprint()}
     path = root() / profile_name / stage / key_hash(key)
     path.mkdir(parents=True, exist_ok=True)
     key_file = path / "key.json"

@@ -107,3 +107,27 @@ def test_stage_keys_follow_what_they_depend_on():
         experiments.student_key(base, "tk", "baseline", "ranknet")
     assert experiments.student_key(measured, "tk", "T2", "margin_mse") == \
         experiments.student_key(base, "tk", "T2", "margin_mse")
+
+
+def test_stage_directories_follow_the_code(tmp_path, monkeypatch):
+    """A change in code that computes results (a model, a loss) gives every stage a new
+    directory; a change in presentation code (plots, claims) does not."""
+    import shutil
+    from pathlib import Path
+
+    from kdlib import artifacts
+
+    monkeypatch.setenv("KDLIB_ARTIFACTS", str(tmp_path / "artifacts"))
+    before = artifacts.stage_dir("p", "student", {"a": 1})
+    assert artifacts.stage_dir("p", "student", {"a": 1}) == before
+    assert '"code"' in (before / "key.json").read_text()
+    monkeypatch.setattr(artifacts, "_FINGERPRINT", ["another-code"])
+    assert artifacts.stage_dir("p", "student", {"a": 1}) != before
+
+    copy = tmp_path / "kdlib"
+    shutil.copytree(Path(artifacts.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    original = artifacts.source_fingerprint(copy)
+    (copy / "plots.py").write_text((copy / "plots.py").read_text() + "\n# a new figure\n")
+    assert artifacts.source_fingerprint(copy) == original
+    (copy / "models" / "tk.py").write_text((copy / "models" / "tk.py").read_text() + "\n# a fix\n")
+    assert artifacts.source_fingerprint(copy) != original
