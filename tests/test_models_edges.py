@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from kdlib.models import build, load
+from numpy_reference import randomize_encoder
 
 
 def _ids(params) -> set[int]:
@@ -36,14 +37,22 @@ def test_tk_keeps_its_dropout_through_save_and_load(tmp_path, dropout):
 
 
 CACHED = ["bert_dot", "colbert", "prett", "tk"]
+
+
+def contrasted(arch: str, **options):
+    """A tiny ranker whose encoder weights make every token count (see numpy_reference.randomize_encoder)."""
+    torch.manual_seed(0)
+    ranker = build(arch, "tiny-random", query_max_len=6, passage_max_len=10, dropout=0.0, **options)
+    if hasattr(ranker, "encoder"):
+        randomize_encoder(ranker.encoder)
+    return ranker
 LONG_QUERY = "how long does the life cycle of a cat flea take from egg to larva to pupa to adult " * 3
 PASSAGES = ["Fleas are small wingless insects.", "The life cycle of a flea has four stages.", "Cats."]
 
 
 @pytest.mark.parametrize("arch", CACHED)
 def test_cached_scoring_truncates_the_query_like_direct_scoring(arch):
-    torch.manual_seed(0)
-    ranker = build(arch, "tiny-random", query_max_len=6, passage_max_len=10, dropout=0.0)
+    ranker = contrasted(arch)
     cache = ranker.encode_passages(PASSAGES)
     direct = ranker.score([LONG_QUERY] * len(PASSAGES), PASSAGES)
     torch.testing.assert_close(ranker.score_cached(LONG_QUERY, cache), direct, atol=1e-4, rtol=1e-4)
@@ -80,8 +89,7 @@ def test_prett_needs_room_for_both_texts_in_the_positions():
 
 
 def test_bert_dot_query_and_passage_vectors_give_the_scores():
-    torch.manual_seed(0)
-    ranker = build("bert_dot", "tiny-random", query_max_len=6, passage_max_len=10, dropout=0.0)
+    ranker = contrasted("bert_dot")
     queries = ["a flea", "cat fleas bite"]
     matrix = ranker.encode_queries(queries) @ ranker.encode_passages(PASSAGES).T
     for i, query in enumerate(queries):
@@ -269,8 +277,7 @@ def test_prett_splits_half_the_layers_by_default():
 
 def test_prett_without_split_caches_token_ids_and_scores_like_direct():
     # split_layer 0: nothing runs before the join, so the cache holds padded ids, not states.
-    torch.manual_seed(0)
-    ranker = build("prett", "tiny-random", query_max_len=6, passage_max_len=10, dropout=0.0, split_layer=0)
+    ranker = contrasted("prett", split_layer=0)
     cache = ranker.encode_passages(PASSAGES, batch_size=1)
     assert cache.states.dtype == torch.long
     direct = ranker.score(["a flea"] * len(PASSAGES), PASSAGES)
