@@ -282,3 +282,10 @@ def test_prett_without_split_caches_token_ids_and_scores_like_direct():
     assert cache.states.dtype == torch.long
     direct = ranker.score(["a flea"] * len(PASSAGES), PASSAGES)
     torch.testing.assert_close(ranker.score_cached("a flea", cache), direct, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("arch", ["bert_cat", "colbert"])
+def test_load_honours_the_attention_implementation(tmp_path, arch):
+    build(arch, "tiny-random", dropout=0.0).save_pretrained(tmp_path / arch)
+    for impl in ("eager", "sdpa"):
+        assert load(tmp_path / arch, attn_implementation=impl).encoder.config._attn_implementation == impl
