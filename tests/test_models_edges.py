@@ -289,3 +289,22 @@ def test_load_honours_the_attention_implementation(tmp_path, arch):
     build(arch, "tiny-random", dropout=0.0).save_pretrained(tmp_path / arch)
     for impl in ("eager", "sdpa"):
         assert load(tmp_path / arch, attn_implementation=impl).encoder.config._attn_implementation == impl
+
+
+def test_save_layout_details_and_no_leftovers(tmp_path):
+    from safetensors import safe_open
+
+    from kdlib.models import BertCat
+
+    ranker = build("bert_cat", "tiny-random", dropout=0.0)
+    target = tmp_path / "runs" / "deep" / "cat"  # parent folders are created
+    ranker.save_pretrained(target)
+    ranker.save_pretrained(target)  # replaces the old save through a backup that is then removed
+    assert [p.name for p in target.parent.iterdir()] == ["cat"]
+    with safe_open(str(target / "ranker_head.safetensors"), framework="pt") as handle:
+        assert handle.metadata() == {"arch": "bert_cat"}
+    text = (target / "kdlib_ranker.json").read_text()
+    assert text.endswith("}\n") and text.splitlines()[1].startswith('  "')  # indented JSON, one final newline
+    assert BertCat.from_pretrained(target, attn_implementation="eager").encoder.config._attn_implementation == "eager"
+    (group,) = ranker.parameter_groups(1e-5, tk_learning_rate=1e-5, tk_kernel_learning_rate=1e-4)
+    assert group["name"] == "all"
