@@ -308,3 +308,68 @@ def test_save_layout_details_and_no_leftovers(tmp_path):
     assert BertCat.from_pretrained(target, attn_implementation="eager").encoder.config._attn_implementation == "eager"
     (group,) = ranker.parameter_groups(1e-5, tk_learning_rate=1e-5, tk_kernel_learning_rate=1e-4)
     assert group["name"] == "all"
+
+
+def test_set_attention_switches_the_encoder_and_leaves_tk_alone():
+    from kdlib.models import set_attention
+
+    ranker = build("colbert", "tiny-random", dropout=0.0)
+    for impl in ("eager", "sdpa"):
+        assert set_attention(ranker, impl) is ranker and ranker.encoder.config._attn_implementation == impl
+    tk = build("tk", "tiny-random", dropout=0.0)
+    assert set_attention(tk, "eager") is tk
+
+
+def _authors_bert_cat(directory, reference, *, layers: int, with_tokenizer: bool, weights_file: str) -> None:
+    """The authors' BERT_Cat layout: encoder under bert_model., head _classification_layer.,
+    an old position_ids buffer, no pooler, only the first ``layers`` layers stored."""
+    from safetensors.torch import save_file
+
+    from kdlib.models import resolve_encoder
+
+    state = {f"bert_model.{k}": v.clone() for k, v in reference.encoder.state_dict().items()
+             if not any(k.startswith(f"encoder.layer.{i}.") for i in range(layers, 12))}
+    state["bert_model.embeddings.position_ids"] = torch.arange(512).unsqueeze(0)
+    state["_classification_layer.weight"] = reference.classification_layer.weight.detach().clone()
+    state["_classification_layer.bias"] = reference.classification_layer.bias.detach().clone()
+    if weights_file.endswith(".safetensors"):
+        save_file(state, str(directory / weights_file))
+    else:
+        torch.save(state, directory / weights_file)
+    (directory / "config.json").write_text(json.dumps({"bert_model": resolve_encoder("tiny-random")}))
+    if with_tokenizer:
+        reference.tokenizer.save_pretrained(directory)
+
+
+@pytest.mark.parametrize(("weights_file", "with_tokenizer"), [("model.safetensors", True), ("pytorch_model.bin", False)])
+def test_authors_bert_cat_checkpoint_with_fewer_layers(tmp_path, weights_file, with_tokenizer):
+    torch.manual_seed(3)
+    reference = build("bert_cat", "tiny-random", num_layers=1, dropout=0.0)
+    randomize_encoder(reference.encoder)
+    _authors_bert_cat(tmp_path, reference, layers=1, with_tokenizer=with_tokenizer, weights_file=weights_file)
+    loaded = load(tmp_path, attn_implementation="eager")
+    assert (loaded.config.arch, loaded.config.num_layers, loaded.config.options) == ("bert_cat", 1, {})
+    assert loaded.config.encoder.endswith("tiny-random")
+    assert loaded.encoder.config.num_hidden_layers == 1 and loaded.encoder.config._attn_implementation == "eager"
+    queries, passages = ["a flea"] * 2, PASSAGES[:2]
+    torch.testing.assert_close(loaded.score(queries, passages), reference.score(queries, passages))
+    loaded.save_pretrained(tmp_path / "again")  # and it saves in kdlib's own layout
+    assert load(tmp_path / "again").config.num_layers == 1
+
+
+def test_authors_bert_cat_checkpoint_must_be_complete(tmp_path):
+    from kdlib.errors import FormatError
+
+    torch.manual_seed(3)
+    reference = build("bert_cat", "tiny-random", dropout=0.0)
+    _authors_bert_cat(tmp_path, reference, layers=2, with_tokenizer=False, weights_file="model.safetensors")
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(tmp_path / "model.safetensors"))
+    broken = {k: v for k, v in state.items() if "encoder.layer.0.output.dense" not in k}
+    save_file(broken, str(tmp_path / "model.safetensors"))
+    with pytest.raises(FormatError, match="missing"):
+        load(tmp_path)
+    save_file({k: v for k, v in state.items() if k != "_classification_layer.bias"}, str(tmp_path / "model.safetensors"))
+    with pytest.raises(FormatError, match="_classification_layer"):
+        load(tmp_path)
