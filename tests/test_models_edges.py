@@ -373,3 +373,38 @@ def test_authors_bert_cat_checkpoint_must_be_complete(tmp_path):
     save_file({k: v for k, v in state.items() if k != "_classification_layer.bias"}, str(tmp_path / "model.safetensors"))
     with pytest.raises(FormatError, match="_classification_layer"):
         load(tmp_path)
+
+
+def test_build_records_its_settings_and_checks_lengths():
+    ranker = build("bert_dot", "tiny-random", num_layers=1, dropout=0.2, attn_implementation="eager")
+    assert (ranker.config.query_max_len, ranker.config.passage_max_len) == (30, 200)  # the paper's
+    assert (ranker.config.num_layers, ranker.config.dropout) == (1, 0.2)
+    assert ranker.encoder.config.hidden_dropout_prob == 0.2 and ranker.encoder.config._attn_implementation == "eager"
+    assert build("bert_dot", "tiny-random", query_max_len=1, passage_max_len=1).config.query_max_len == 1
+    for q, p in ((0, 5), (5, 0)):
+        with pytest.raises(ValueError, match="positive"):
+            build("bert_dot", "tiny-random", query_max_len=q, passage_max_len=p)
+
+
+def test_load_plain_encoder_options_and_layout_detection(tmp_path):
+    from kdlib.errors import FormatError
+
+    reference = build("bert_dot", "tiny-random")
+    reference.encoder.save_pretrained(tmp_path / "plain")
+    reference.tokenizer.save_pretrained(tmp_path / "plain")
+    colbert = load(tmp_path / "plain", arch="colbert", dropout=0.3, attn_implementation="eager")
+    assert colbert.arch == "colbert" and colbert.encoder.config.hidden_dropout_prob == 0.3
+    assert colbert.encoder.config._attn_implementation == "eager"
+    with pytest.raises(ValueError, match="plain encoder"):
+        load(tmp_path / "plain", arch="tk")
+    (tmp_path / "typed").mkdir()
+    (tmp_path / "typed" / "config.json").write_text('{"model_type": "BERT_Cat"}')  # detected by its type alone
+    with pytest.raises(FormatError, match="bert_model"):
+        load(tmp_path / "typed")
+    torch.manual_seed(3)
+    cat = build("bert_cat", "tiny-random", dropout=0.0)
+    (tmp_path / "authors").mkdir()
+    _authors_bert_cat(tmp_path / "authors", cat, layers=2, with_tokenizer=False, weights_file="model.safetensors")
+    assert load(tmp_path / "authors", arch="bert_cat").arch == "bert_cat"
+    with pytest.raises(ValueError, match="loads as bert_cat"):
+        load(tmp_path / "authors", arch="colbert")
