@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from kdlib.models import build, load
+from numpy_reference import randomize_encoder
 
 
 def _ids(params) -> set[int]:
@@ -36,14 +37,22 @@ def test_tk_keeps_its_dropout_through_save_and_load(tmp_path, dropout):
 
 
 CACHED = ["bert_dot", "colbert", "prett", "tk"]
+
+
+def contrasted(arch: str, **options):
+    """A tiny ranker whose encoder weights make every token count (see numpy_reference.randomize_encoder)."""
+    torch.manual_seed(0)
+    ranker = build(arch, "tiny-random", query_max_len=6, passage_max_len=10, dropout=0.0, **options)
+    if hasattr(ranker, "encoder"):
+        randomize_encoder(ranker.encoder)
+    return ranker
 LONG_QUERY = "how long does the life cycle of a cat flea take from egg to larva to pupa to adult " * 3
 PASSAGES = ["Fleas are small wingless insects.", "The life cycle of a flea has four stages.", "Cats."]
 
 
 @pytest.mark.parametrize("arch", CACHED)
 def test_cached_scoring_truncates_the_query_like_direct_scoring(arch):
-    torch.manual_seed(0)
-    ranker = build(arch, "tiny-random", query_max_len=6, passage_max_len=10, dropout=0.0)
+    ranker = contrasted(arch)
     cache = ranker.encode_passages(PASSAGES)
     direct = ranker.score([LONG_QUERY] * len(PASSAGES), PASSAGES)
     torch.testing.assert_close(ranker.score_cached(LONG_QUERY, cache), direct, atol=1e-4, rtol=1e-4)
@@ -80,8 +89,7 @@ def test_prett_needs_room_for_both_texts_in_the_positions():
 
 
 def test_bert_dot_query_and_passage_vectors_give_the_scores():
-    torch.manual_seed(0)
-    ranker = build("bert_dot", "tiny-random", query_max_len=6, passage_max_len=10, dropout=0.0)
+    ranker = contrasted("bert_dot")
     queries = ["a flea", "cat fleas bite"]
     matrix = ranker.encode_queries(queries) @ ranker.encode_passages(PASSAGES).T
     for i, query in enumerate(queries):
@@ -269,9 +277,134 @@ def test_prett_splits_half_the_layers_by_default():
 
 def test_prett_without_split_caches_token_ids_and_scores_like_direct():
     # split_layer 0: nothing runs before the join, so the cache holds padded ids, not states.
-    torch.manual_seed(0)
-    ranker = build("prett", "tiny-random", query_max_len=6, passage_max_len=10, dropout=0.0, split_layer=0)
+    ranker = contrasted("prett", split_layer=0)
     cache = ranker.encode_passages(PASSAGES, batch_size=1)
     assert cache.states.dtype == torch.long
     direct = ranker.score(["a flea"] * len(PASSAGES), PASSAGES)
     torch.testing.assert_close(ranker.score_cached("a flea", cache), direct, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("arch", ["bert_cat", "colbert"])
+def test_load_honours_the_attention_implementation(tmp_path, arch):
+    build(arch, "tiny-random", dropout=0.0).save_pretrained(tmp_path / arch)
+    for impl in ("eager", "sdpa"):
+        assert load(tmp_path / arch, attn_implementation=impl).encoder.config._attn_implementation == impl
+
+
+def test_save_layout_details_and_no_leftovers(tmp_path):
+    from safetensors import safe_open
+
+    from kdlib.models import BertCat
+
+    ranker = build("bert_cat", "tiny-random", dropout=0.0)
+    target = tmp_path / "runs" / "deep" / "cat"  # parent folders are created
+    ranker.save_pretrained(target)
+    ranker.save_pretrained(target)  # replaces the old save through a backup that is then removed
+    assert [p.name for p in target.parent.iterdir()] == ["cat"]
+    with safe_open(str(target / "ranker_head.safetensors"), framework="pt") as handle:
+        assert handle.metadata() == {"arch": "bert_cat"}
+    text = (target / "kdlib_ranker.json").read_text()
+    assert text.endswith("}\n") and text.splitlines()[1].startswith('  "')  # indented JSON, one final newline
+    assert BertCat.from_pretrained(target, attn_implementation="eager").encoder.config._attn_implementation == "eager"
+    (group,) = ranker.parameter_groups(1e-5, tk_learning_rate=1e-5, tk_kernel_learning_rate=1e-4)
+    assert group["name"] == "all"
+
+
+def test_set_attention_switches_the_encoder_and_leaves_tk_alone():
+    from kdlib.models import set_attention
+
+    ranker = build("colbert", "tiny-random", dropout=0.0)
+    for impl in ("eager", "sdpa"):
+        assert set_attention(ranker, impl) is ranker and ranker.encoder.config._attn_implementation == impl
+    tk = build("tk", "tiny-random", dropout=0.0)
+    assert set_attention(tk, "eager") is tk
+
+
+def _authors_bert_cat(directory, reference, *, layers: int, with_tokenizer: bool, weights_file: str) -> None:
+    """The authors' BERT_Cat layout: encoder under bert_model., head _classification_layer.,
+    an old position_ids buffer, no pooler, only the first ``layers`` layers stored."""
+    from safetensors.torch import save_file
+
+    from kdlib.models import resolve_encoder
+
+    state = {f"bert_model.{k}": v.clone() for k, v in reference.encoder.state_dict().items()
+             if not any(k.startswith(f"encoder.layer.{i}.") for i in range(layers, 12))}
+    state["bert_model.embeddings.position_ids"] = torch.arange(512).unsqueeze(0)
+    state["_classification_layer.weight"] = reference.classification_layer.weight.detach().clone()
+    state["_classification_layer.bias"] = reference.classification_layer.bias.detach().clone()
+    if weights_file.endswith(".safetensors"):
+        save_file(state, str(directory / weights_file))
+    else:
+        torch.save(state, directory / weights_file)
+    (directory / "config.json").write_text(json.dumps({"bert_model": resolve_encoder("tiny-random")}))
+    if with_tokenizer:
+        reference.tokenizer.save_pretrained(directory)
+
+
+@pytest.mark.parametrize(("weights_file", "with_tokenizer"), [("model.safetensors", True), ("pytorch_model.bin", False)])
+def test_authors_bert_cat_checkpoint_with_fewer_layers(tmp_path, weights_file, with_tokenizer):
+    torch.manual_seed(3)
+    reference = build("bert_cat", "tiny-random", num_layers=1, dropout=0.0)
+    randomize_encoder(reference.encoder)
+    _authors_bert_cat(tmp_path, reference, layers=1, with_tokenizer=with_tokenizer, weights_file=weights_file)
+    loaded = load(tmp_path, attn_implementation="eager")
+    assert (loaded.config.arch, loaded.config.num_layers, loaded.config.options) == ("bert_cat", 1, {})
+    assert loaded.config.encoder.endswith("tiny-random")
+    assert loaded.encoder.config.num_hidden_layers == 1 and loaded.encoder.config._attn_implementation == "eager"
+    queries, passages = ["a flea"] * 2, PASSAGES[:2]
+    torch.testing.assert_close(loaded.score(queries, passages), reference.score(queries, passages))
+    loaded.save_pretrained(tmp_path / "again")  # and it saves in kdlib's own layout
+    assert load(tmp_path / "again").config.num_layers == 1
+
+
+def test_authors_bert_cat_checkpoint_must_be_complete(tmp_path):
+    from kdlib.errors import FormatError
+
+    torch.manual_seed(3)
+    reference = build("bert_cat", "tiny-random", dropout=0.0)
+    _authors_bert_cat(tmp_path, reference, layers=2, with_tokenizer=False, weights_file="model.safetensors")
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(tmp_path / "model.safetensors"))
+    broken = {k: v for k, v in state.items() if "encoder.layer.0.output.dense" not in k}
+    save_file(broken, str(tmp_path / "model.safetensors"))
+    with pytest.raises(FormatError, match="missing"):
+        load(tmp_path)
+    save_file({k: v for k, v in state.items() if k != "_classification_layer.bias"}, str(tmp_path / "model.safetensors"))
+    with pytest.raises(FormatError, match="_classification_layer"):
+        load(tmp_path)
+
+
+def test_build_records_its_settings_and_checks_lengths():
+    ranker = build("bert_dot", "tiny-random", num_layers=1, dropout=0.2, attn_implementation="eager")
+    assert (ranker.config.query_max_len, ranker.config.passage_max_len) == (30, 200)  # the paper's
+    assert (ranker.config.num_layers, ranker.config.dropout) == (1, 0.2)
+    assert ranker.encoder.config.hidden_dropout_prob == 0.2 and ranker.encoder.config._attn_implementation == "eager"
+    assert build("bert_dot", "tiny-random", query_max_len=1, passage_max_len=1).config.query_max_len == 1
+    for q, p in ((0, 5), (5, 0)):
+        with pytest.raises(ValueError, match="positive"):
+            build("bert_dot", "tiny-random", query_max_len=q, passage_max_len=p)
+
+
+def test_load_plain_encoder_options_and_layout_detection(tmp_path):
+    from kdlib.errors import FormatError
+
+    reference = build("bert_dot", "tiny-random")
+    reference.encoder.save_pretrained(tmp_path / "plain")
+    reference.tokenizer.save_pretrained(tmp_path / "plain")
+    colbert = load(tmp_path / "plain", arch="colbert", dropout=0.3, attn_implementation="eager")
+    assert colbert.arch == "colbert" and colbert.encoder.config.hidden_dropout_prob == 0.3
+    assert colbert.encoder.config._attn_implementation == "eager"
+    with pytest.raises(ValueError, match="plain encoder"):
+        load(tmp_path / "plain", arch="tk")
+    (tmp_path / "typed").mkdir()
+    (tmp_path / "typed" / "config.json").write_text('{"model_type": "BERT_Cat"}')  # detected by its type alone
+    with pytest.raises(FormatError, match="bert_model"):
+        load(tmp_path / "typed")
+    torch.manual_seed(3)
+    cat = build("bert_cat", "tiny-random", dropout=0.0)
+    (tmp_path / "authors").mkdir()
+    _authors_bert_cat(tmp_path / "authors", cat, layers=2, with_tokenizer=False, weights_file="model.safetensors")
+    assert load(tmp_path / "authors", arch="bert_cat").arch == "bert_cat"
+    with pytest.raises(ValueError, match="loads as bert_cat"):
+        load(tmp_path / "authors", arch="colbert")
