@@ -41,7 +41,7 @@ browser:
 	command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
-# Mutation testing (not part of `make test`; about an hour on 2 cores for all three modules):
+# Mutation testing (not part of `make test`; one to two hours on 2 cores for all three modules):
 # mutmut mutates kdlib/losses, kdlib/models and kdlib/teacher (config: [tool.mutmut] in
 # pyproject.toml) and runs the fast unit tests covering each mutant, one module at a time.
 # `make mutation MUTATE=losses` runs one module. Prints the kill rate per module.
