@@ -399,10 +399,8 @@ def teacher_results(profile: Profile) -> dict[str, dict[str, float]]:
 def dense_per_query(profile: Profile, index: str = "Flat", measure: str = "nDCG@10") -> dict[str, pd.Series]:
     """Per-query ``measure`` of BERT_DOT dense retrieval, by teacher (``baseline``, ``T1``, ``T2``)."""
     dense(profile)
-    teachers = [t for t in ("baseline", "T1", "T2") if t in profile.student.teachers]
-    key = {"students": [student_key(profile, "bert_dot", t, "ranknet" if t == "baseline" else profile.student.loss)
-                        for t in teachers], "eval": _section(profile, "eval")}
-    frame = pd.read_csv(artifacts.stage_dir(profile.name, "dense", key) / "per_query.csv", dtype={"qid": str})
+    _, out_dir = _dense_stage(profile)
+    frame = pd.read_csv(out_dir / "per_query.csv", dtype={"qid": str})
     frame = frame[(frame["index"] == index) & (frame["measure"] == measure)]
     return {t: part.set_index("qid")["value"] for t, part in frame.groupby("teacher")}
 
@@ -612,6 +610,14 @@ def _latency_files(profile: Profile) -> tuple[Path, Path]:
     return table_path, per_query_path
 
 
+def _dense_stage(profile: Profile) -> tuple[list[str], Path]:
+    """The BERT_DOT students' teachers (baseline, T1, T2) and the dense stage's directory."""
+    teachers = [t for t in ("baseline", "T1", "T2") if t in profile.student.teachers]
+    key = {"students": [student_key(profile, "bert_dot", t, "ranknet" if t == "baseline" else profile.student.loss)
+                        for t in teachers], "eval": _section(profile, "eval")}
+    return teachers, artifacts.stage_dir(profile.name, "dense", key)
+
+
 def dense(profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Dense retrieval with the BERT_DOT students (baseline, T1, T2) over the test corpus.
 
@@ -622,10 +628,7 @@ def dense(profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
     from kdlib.dense import dense_retrieval
     from kdlib.evaluate import evaluate
 
-    teachers = [t for t in ("baseline", "T1", "T2") if t in profile.student.teachers]
-    key = {"students": [student_key(profile, "bert_dot", t, "ranknet" if t == "baseline" else profile.student.loss)
-                        for t in teachers], "eval": _section(profile, "eval")}
-    out_dir = artifacts.stage_dir(profile.name, "dense", key)
+    teachers, out_dir = _dense_stage(profile)
     measures_path, stats_path = out_dir / "measures.csv", out_dir / "stats.csv"
     per_query_path = out_dir / "per_query.csv"
     if measures_path.is_file() and stats_path.is_file() and per_query_path.is_file():

@@ -17,6 +17,7 @@ Which triples each run sees (so that the matrix compares like with like):
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -77,6 +78,8 @@ def distillation_triples(profile: Profile) -> tuple[Any, list]:
     """``(train dataset, triples)`` every distilled student trains on (module docstring)."""
     from kdlib.data import sample_candidate_pairs
 
+    # Label triples come filtered by teacher.unscored (student_triples), candidate pairs are
+    # drawn from passages every member scored (scored_by): nothing is left to drop here.
     dataset, triples = student_triples(profile)
     if profile.data.candidate_pairs_per_query > 0:
         qids = sorted({t.qid for t in triples})
@@ -84,10 +87,8 @@ def distillation_triples(profile: Profile) -> tuple[Any, list]:
             dataset, qids, pairs_per_query=profile.data.candidate_pairs_per_query,
             candidates=profile.data.candidates, depth=profile.data.rerank_depth,
             scored_by=_scored_by(profile), seed=profile.data.seed + 1)
-        import random
-
         random.Random(profile.data.seed).shuffle(triples)
-    return dataset, _drop_unscored(profile, dataset, triples)
+    return dataset, triples
 
 
 def _scored_by(profile: Profile) -> list[str]:
