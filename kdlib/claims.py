@@ -10,7 +10,10 @@ its evidence string, and gives one of four verdicts:
 - ``does not hold``: at least one comparison goes the other way (a tie counts against it);
 - ``not tested``: the runs a claim needs are missing; never reported as holding.
 
-With 43 test queries a difference of .01 nDCG@10 is rarely significant: the verdicts say so.
+With 43 test queries a difference of .01 nDCG@10 is rarely significant: the verdicts say so,
+and every comparison also reports how many test queries a paired t-test would need to detect
+its observed difference with 80% power (:func:`queries_needed`): a planning figure that tells
+a reader whether "not significant" means "no effect" or "too few queries to tell".
 Claim 1 describes score ranges rather than comparing runs; its evidence carries the spread
 (standard deviation over test triples) instead of a p-value.
 
@@ -33,6 +36,8 @@ Row = tuple[str, str, str]
 
 #: Significance level of every paired test.
 ALPHA = 0.05
+#: Power for :func:`queries_needed`: the chance of detecting a true difference of the observed size.
+POWER = 0.8
 #: Claim 1's thresholds: "very different ranges" = the spread of the architectures' mean score
 #: levels exceeds LEVEL_FACTOR x the largest margin; "similar margins" = the largest margin is at
 #: most MARGIN_RATIO x the smallest (all margins positive).
@@ -82,6 +87,8 @@ class Comparison:
     p_value: float
     n: int
     lower_is_better: bool = False
+    #: Standard deviation of the per-query differences (NaN when unknown).
+    sd_difference: float = math.nan
 
     @property
     def difference(self) -> float:
@@ -95,8 +102,52 @@ class Comparison:
     def significant(self) -> bool:
         return self.in_direction and self.p_value < ALPHA
 
+    @property
+    def queries_needed(self) -> int | None:
+        """Test queries a paired t-test needs to detect this comparison's observed difference
+        (:func:`queries_needed`); ``None`` when the difference goes the wrong way or is zero."""
+        if not self.in_direction:
+            return None
+        return queries_needed(abs(self.difference), self.sd_difference)
+
     def describe(self) -> str:
-        return f"{self.label}: {self.worse:.3f} -> {self.better:.3f} (p = {_p(self.p_value)}, n = {self.n})"
+        text = f"{self.label}: {self.worse:.3f} -> {self.better:.3f} (p = {_p(self.p_value)}, n = {self.n}"
+        needed = self.queries_needed
+        if needed is not None and not self.significant:
+            text += f"; ~{needed} queries needed"
+        return text + ")"
+
+
+def queries_needed(difference: float, sd: float, *, alpha: float = ALPHA, power: float = POWER,
+                   max_queries: int = 1_000_000) -> int | None:
+    """Queries a two-sided paired t-test needs to detect a mean difference ``difference`` with
+    per-query standard deviation ``sd``, at level ``alpha`` with probability ``power``.
+
+    Solves ``n = ((t_{1-alpha/2, n-1} + t_{power, n-1}) * sd / difference)^2`` by fixed-point
+    iteration from the normal approximation (the usual sample-size formula for a paired
+    design). The observed difference stands in for the true one, so the figure is a planning
+    estimate ("if the effect is what we saw"), not evidence that the effect exists.
+
+    Returns:
+        The smallest such ``n`` (at least 2), or ``None`` when ``difference`` is not positive or
+        ``sd`` is unknown.
+    """
+    from scipy import stats
+
+    if not difference > 0 or not math.isfinite(sd):
+        return None
+    if sd <= 0:
+        return 2
+    n = max(2.0, ((stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) * sd / difference) ** 2)
+    for _ in range(50):
+        if n > max_queries:
+            return max_queries
+        df = max(1.0, n - 1)
+        updated = max(2.0, ((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * sd / difference) ** 2)
+        if abs(updated - n) < 0.01:
+            break
+        n = updated
+    return int(math.ceil(n))
 
 
 @dataclass(frozen=True)
@@ -108,6 +159,9 @@ class ClaimCheck:
     verdict: Verdict
     p_value: float | None
     evidence: str
+    #: For a claim that holds only in direction: the test queries its weakest comparison would
+    #: need (:func:`queries_needed`); ``None`` otherwise.
+    queries_needed: int | None = None
 
     @property
     def label(self) -> str:
@@ -143,7 +197,8 @@ def paired(label: str, better: pd.Series, worse: pd.Series, *, lower_is_better: 
         p_value = 0.0  # the same non-zero difference on every query: no noise at all
     else:
         p_value = float(stats.ttest_rel(a, b).pvalue)
-    return Comparison(label, float(a.mean()), float(b.mean()), p_value, len(shared), lower_is_better)
+    return Comparison(label, float(a.mean()), float(b.mean()), p_value, len(shared), lower_is_better,
+                      float(differences.std(ddof=1)))
 
 
 def verdict_of(number: int, comparisons: Sequence[Comparison], context: str = "") -> ClaimCheck:
@@ -159,12 +214,18 @@ def verdict_of(number: int, comparisons: Sequence[Comparison], context: str = ""
         names = ", ".join(c.label for c in wrong)
         return _check(number, "does not hold", p_value, f"{prefix}{details}. Against the claim: {names}. {rule}.")
     p_value = max(c.p_value for c in comparisons)
-    verdict: Verdict = "holds" if all(c.significant for c in comparisons) else "holds in direction, not significant"
-    return _check(number, verdict, p_value, f"{prefix}{details}. {rule}.")
+    if all(c.significant for c in comparisons):
+        return _check(number, "holds", p_value, f"{prefix}{details}. {rule}.")
+    needed = max((c.queries_needed for c in comparisons if not c.significant and c.queries_needed), default=None)
+    power = (f" If each observed difference were the true one, a {POWER:.0%}-power test of the weakest would "
+             f"need about {needed} test queries." if needed else "")
+    return _check(number, "holds in direction, not significant", p_value, f"{prefix}{details}. {rule}.{power}",
+                  needed)
 
 
-def _check(number: int, verdict: Verdict, p_value: float | None, evidence: str) -> ClaimCheck:
-    return ClaimCheck(number, paper.claims()[number], verdict, p_value, evidence)
+def _check(number: int, verdict: Verdict, p_value: float | None, evidence: str,
+           queries_needed: int | None = None) -> ClaimCheck:
+    return ClaimCheck(number, paper.claims()[number], verdict, p_value, evidence, queries_needed)
 
 
 def score_levels(score_stats: pd.DataFrame | None) -> ClaimCheck:
@@ -275,17 +336,18 @@ def check_claims(
 
 def claims_table(checks: Sequence[ClaimCheck]) -> pd.DataFrame:
     """The checks as a frame: number, claim, verdict (with p where it matters), p_value, evidence."""
-    rows = [{"number": c.number, "claim": c.claim, "verdict": c.label, "p_value": c.p_value, "evidence": c.evidence}
-            for c in checks]
+    rows = [{"number": c.number, "claim": c.claim, "verdict": c.label, "p_value": c.p_value,
+             "queries_needed": c.queries_needed, "evidence": c.evidence} for c in checks]
     return pd.DataFrame(rows).set_index("number")
 
 
 def write_claims_csv(checks: Sequence[ClaimCheck], path) -> None:
-    """Write ``claims.csv`` (number, verdict, p_value, evidence) atomically."""
+    """Write ``claims.csv`` (number, verdict, p_value, queries_needed, evidence) atomically."""
     from pathlib import Path
 
     from kdlib.artifacts import write_text_atomic
 
-    frame = pd.DataFrame([{"number": c.number, "verdict": c.verdict, "p_value": c.p_value, "evidence": c.evidence}
-                          for c in checks])
+    frame = pd.DataFrame([{"number": c.number, "verdict": c.verdict, "p_value": c.p_value,
+                           "queries_needed": c.queries_needed, "evidence": c.evidence} for c in checks])
+    frame["queries_needed"] = frame["queries_needed"].astype("Int64")
     write_text_atomic(Path(path), frame.to_csv(index=False))

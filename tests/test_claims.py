@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kdlib.claims import ALPHA, OWN_TEACHER, check_claims, paired, score_levels, verdict_of, write_claims_csv
+from kdlib.claims import (ALPHA, OWN_TEACHER, check_claims, paired, queries_needed, score_levels, verdict_of,
+                          write_claims_csv)
 
 QIDS = [str(q) for q in range(40)]
 RNG = np.random.default_rng(0)
@@ -161,5 +162,34 @@ def test_claims_csv(tmp_path):
     path = tmp_path / "claims.csv"
     write_claims_csv(checks, path)
     frame = pd.read_csv(path)
-    assert list(frame.columns) == ["number", "verdict", "p_value", "evidence"]
+    assert list(frame.columns) == ["number", "verdict", "p_value", "queries_needed", "evidence"]
     assert frame.set_index("number").loc[2, "verdict"] == "holds"
+
+
+def test_queries_needed_matches_the_power_of_a_paired_t_test():
+    """The returned n gives >= 80% power (non-central t) and n - 1 gives less."""
+    from scipy import stats
+
+    def power(n: int, d: float, sd: float) -> float:
+        df, shift = n - 1, d / sd * np.sqrt(n)
+        crit = stats.t.ppf(1 - ALPHA / 2, df)
+        return float(stats.nct.sf(crit, df, shift) + stats.nct.cdf(-crit, df, shift))
+
+    for d, sd in ((0.01, 0.1), (0.05, 0.12), (0.2, 0.3)):
+        n = queries_needed(d, sd)
+        assert power(n, d, sd) >= 0.79 and power(n - 1, d, sd) < 0.81
+    # The textbook figure: effect size 0.5 needs 34 pairs at alpha .05, power .8.
+    assert queries_needed(0.5, 1.0) == 34
+    assert queries_needed(0.0, 0.1) is None and queries_needed(-0.1, 0.1) is None
+    assert queries_needed(0.1, float("nan")) is None
+
+
+def test_not_significant_claims_carry_the_queries_they_would_need():
+    weak = paired("w", jitter(series(0.505), 0.1, 3), series(0.5))
+    assert not weak.significant and weak.queries_needed and weak.queries_needed > len(QIDS)
+    assert f"~{weak.queries_needed} queries needed" in weak.describe()
+    check = verdict_of(3, [weak])
+    assert check.verdict == "holds in direction, not significant"
+    assert check.queries_needed == weak.queries_needed and str(weak.queries_needed) in check.evidence
+    strong = verdict_of(3, [paired("s", series(0.9), series(0.5))])
+    assert strong.verdict == "holds" and strong.queries_needed is None
