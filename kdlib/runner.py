@@ -74,6 +74,29 @@ def matrix_runs(profile: Profile) -> list[dict[str, str]]:
     return runs
 
 
+def profile_parameter(profile: Profile, out_dir: Path = GENERATED_DIR) -> str:
+    """The ``profile`` parameter every notebook loads: a name or a YAML file that loads as ``profile``.
+
+    A shipped profile goes by its name, another by its file. A profile changed after loading
+    (``kdlib book --set KEY=VALUE``) is written, resolved, to
+    ``out_dir/profiles/<name>-<fingerprint>.yaml``: each kernel loads exactly the profile the
+    runner was given, so the overrides reach every stage and are part of every stage key.
+    """
+    from kdlib import profiles
+
+    shipped = (PROFILE_DIR / f"{profile.name}.yaml").is_file()
+    ref = profile.name if shipped else str(profile.source or profile.name)
+    try:
+        if profiles.load(ref) == profile:
+            return ref
+    except KdlibError:
+        pass  # e.g. a profile built in code: written out below
+    path = out_dir / "profiles" / f"{profile.name}-{profile.fingerprint()}.yaml"
+    if not path.is_file():
+        profiles.write(profile, path)
+    return str(path)
+
+
 def plan(profile: Profile, out_dir: Path = GENERATED_DIR) -> list[Execution]:
     """The executions of a book build, in dependency order.
 
@@ -84,7 +107,7 @@ def plan(profile: Profile, out_dir: Path = GENERATED_DIR) -> list[Execution]:
     def single(name: str) -> Execution:
         return Execution(name, out_dir / f"{name}.ipynb", {"profile": profile_ref})
 
-    profile_ref = profile.name if (PROFILE_DIR / f"{profile.name}.yaml").is_file() else str(profile.source or profile.name)
+    profile_ref = profile_parameter(profile, out_dir)
 
     executions = [single("01_data"), single("02_teachers")]
     for cell in matrix_runs(profile):
