@@ -184,6 +184,10 @@ def execute(profile: Profile, *, force: bool = False, only: Iterable[str] | None
     # OpenMP threads that yield when idle (busy-waiting threads slow down a shared 2-core CPU).
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Kernels import the kdlib that runs the book (a clone or worktree may not be the installed one).
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if str(REPO_ROOT) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, paths)])
     # Figures render into the executed notebooks whatever backend the caller uses (e.g. Agg).
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     if jobs > 1:

@@ -48,6 +48,10 @@ class DataConfig:
         validation_queries: training queries held out (fixed by ``seed``) for validation.
         validation_from: training datasets the validation queries are drawn from (``None``:
             all of ``train``).
+        validation_dataset: a dataset the validation queries are held out from instead of
+            ``train`` (full scale: MSMARCO-DEV, since MS MARCO's training queries come
+            without the BM25 lists validation re-ranks unless 11.5 GB are fetched); the
+            held-out queries are left out of that dataset's evaluation.
         max_queries: cap on queries per dataset (``tiny``); ``None`` keeps all.
         rerank_depth: how many candidates of each query are re-ranked.
         validation_depth: candidates per validation query (``None``: ``rerank_depth``).
@@ -71,6 +75,7 @@ class DataConfig:
     train_triples: Literal["sampled", "official"] = "sampled"
     validation_queries: int = 12
     validation_from: tuple[str, ...] | None = None
+    validation_dataset: str | None = None
     max_queries: int | None = None
     rerank_depth: int = 100
     validation_depth: int | None = None
