@@ -193,6 +193,8 @@ def execute(profile: Profile, *, force: bool = False, only: Iterable[str] | None
     if jobs > 1:
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
     wanted = set(only) if only else None
+    if wanted is None or wanted - {"01_data"}:  # every chapter after the first reads teachers
+        fetch_teacher_files(profile, log)
     digest = _source_digest()
     selected = [e for e in plan(profile, out_dir) if not wanted or e.notebook in wanted]
     timings: list[tuple[str, float, bool]] = []
@@ -202,6 +204,21 @@ def execute(profile: Profile, *, force: bool = False, only: Iterable[str] | None
             timings += list(results)
     _write_timings(out_dir / f"timings-{profile.name}.json", timings)
     return timings
+
+
+def fetch_teacher_files(profile: Profile, log=print) -> None:
+    """Download (when missing) and check the profile's published teacher files before any
+    notebook runs: a damaged file or a wrong checksum stops the book at once, with the
+    file named and the fix, not hours later inside a chapter.
+
+    Raises:
+        DownloadError: a download failed or a file does not match its size / MD5.
+    """
+    from kdlib import fullscale
+
+    for name in profile.teacher.published_files:
+        path = fullscale.published_file(profile, name)
+        log(f"[kdlib book] teacher file {name}: {path} (checked)")
 
 
 def _write_timings(path: Path, timings: list[tuple[str, float, bool]]) -> None:
