@@ -285,40 +285,12 @@ def build_book(root: Path = REPO_ROOT, *, builder: str = "html", quiet: bool = F
     return root / "_build" / builder
 
 
-# Rough GPU-hours per run at full scale on one 11 GB GPU (paper setup: batch 32, fp16),
-# used only by the dry run's plan; see book/reproduction_guide.md for where they come from.
-_GPU_HOURS = {"teacher_training": 24.0, "teacher_scoring": 8.0, "student": 12.0, "rerank": 0.5}
-
-
 def dry_run(profile: Profile, log=print) -> float:
-    """Print every run of the plan with its inputs and a GPU-hour estimate; returns the total."""
-    teacher = profile.teacher
-    total = 0.0
-    log(f"Plan for profile {profile.name!r}: {profile.description.strip()}")
-    log(f"  data: train {list(profile.data.train)}, test {profile.data.test}, "
-        f"re-rank {profile.data.candidates} top-{profile.data.rerank_depth}")
-    step = 0
-    if teacher.published_files:
-        for name, url in teacher.published_files.items():
-            step += 1
-            log(f"  {step:2d}. teacher {name}: download published scores {url} (0 GPU h)")
-    else:
-        for member in dict.fromkeys((teacher.t1, *teacher.t2)):
-            step += 1
-            hours = _GPU_HOURS["teacher_training"] + _GPU_HOURS["teacher_scoring"]
-            total += hours
-            log(f"  {step:2d}. teacher {member}: train ({teacher.own_encoder.name}, RankNet, "
-                f"{teacher.own_train.max_steps} steps) and score all triples (~{hours:.0f} GPU h)")
-    for cell in matrix_runs(profile):
-        step += 1
-        hours = _GPU_HOURS["student"] + _GPU_HOURS["rerank"]
-        total += hours
-        source = "labels" if cell["teacher"] == "baseline" else f"teacher file {cell['teacher']}"
-        log(f"  {step:2d}. student {cell['arch']} ({profile.student.encoder.name}) <- {source}, "
-            f"loss {cell['loss']}, {profile.train.max_steps} steps x {profile.train.batch_size}; "
-            f"re-rank {profile.data.test} (~{hours:.1f} GPU h)")
-    log(f"  total: ~{total:.0f} GPU hours (one 11 GB GPU; divide by N under torchrun --nproc_per_node N)")
-    return total
+    """Print every download and stage of the plan with a GPU-hour estimate; returns the total
+    (:func:`kdlib.dry_run.dry_run`)."""
+    from kdlib.dry_run import dry_run as plan_only
+
+    return plan_only(profile, log)
 
 
 def profile_summary(profile: Profile) -> dict[str, Any]:
