@@ -139,8 +139,10 @@ def teacher_scores(profile: Profile, teacher: str) -> pd.DataFrame:
     """A teacher file read back: columns pos_score, neg_score, qid, pos_pid, neg_pid, margin."""
     from kdlib.data import read_teacher_scores
 
-    # A published file has a line per official triple (40M): the statistics read a prefix.
-    lines = itertools.islice(read_teacher_scores(teacher_file(profile, teacher)), TEACHER_SAMPLE_LINES)
+    # A published file has a line per official triple (40M): the statistics read the prefix
+    # the students train on, at most TEACHER_SAMPLE_LINES.
+    limit = min(TEACHER_SAMPLE_LINES, fullscale.teacher_file_limit(profile) or TEACHER_SAMPLE_LINES)
+    lines = itertools.islice(read_teacher_scores(teacher_file(profile, teacher)), limit)
     frame = pd.DataFrame(lines, columns=["pos_score", "neg_score", "qid", "pos_pid", "neg_pid"])
     frame["margin"] = frame["pos_score"] - frame["neg_score"]
     return frame
