@@ -16,6 +16,7 @@ Stages and their files:
 """
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +24,15 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from kdlib import artifacts
+from kdlib import artifacts, fullscale
 from kdlib.profiles import Profile
 
 TEACHERS = ("baseline", "T1", "T2", "own", "T2_scored")
 #: The ablation teacher setting: T2 distilled only on pairs every published member scored
 #: (``teacher.unscored: drop``) instead of imputing the query's lowest score.
 SCORED_ONLY = "T2_scored"
+#: Teacher-file lines read into :func:`teacher_scores` (every line of the embedded profiles' files).
+TEACHER_SAMPLE_LINES = 1_000_000
 RESULT_COLUMNS = ["profile", "dataset", "arch", "teacher", "loss", "measure", "value"]
 
 
@@ -95,6 +98,8 @@ def teacher_profile(profile: Profile, teacher: str) -> Profile:
 
 def teacher_file(profile: Profile, teacher: str) -> Path:
     """The teacher's scores of the students' triples, in the published format (cached)."""
+    if fullscale.uses_teacher_files(profile) and teacher != "own":
+        return fullscale.published_file(profile, teacher)
     members = teacher_members(profile, teacher)
     profile = teacher_profile(profile, teacher)
     key = {**_section(profile, "data", "teacher.normalisation", "teacher.scale", "teacher.unscored"),
@@ -134,7 +139,11 @@ def teacher_scores(profile: Profile, teacher: str) -> pd.DataFrame:
     """A teacher file read back: columns pos_score, neg_score, qid, pos_pid, neg_pid, margin."""
     from kdlib.data import read_teacher_scores
 
-    frame = pd.DataFrame(read_teacher_scores(teacher_file(profile, teacher)))
+    # A published file has a line per official triple (40M): the statistics read the prefix
+    # the students train on, at most TEACHER_SAMPLE_LINES.
+    limit = min(TEACHER_SAMPLE_LINES, fullscale.teacher_file_limit(profile) or TEACHER_SAMPLE_LINES)
+    lines = itertools.islice(read_teacher_scores(teacher_file(profile, teacher)), limit)
+    frame = pd.DataFrame(lines, columns=["pos_score", "neg_score", "qid", "pos_pid", "neg_pid"])
     frame["margin"] = frame["pos_score"] - frame["neg_score"]
     return frame
 
@@ -147,6 +156,8 @@ def raw_member_scores(profile: Profile) -> pd.DataFrame:
     from kdlib.teacher import member_scores
     from kdlib.train.pipeline import distillation_triples, published_members
 
+    if fullscale.uses_teacher_files(profile):
+        return pd.DataFrame(columns=["teacher", "kind", "score", "imputed_pairs", "pairs"])
     dataset, triples = distillation_triples(profile)
     rows = []
     for member in published_members(profile):
@@ -166,6 +177,8 @@ def teacher_coverage(profile: Profile) -> pd.DataFrame:
     """
     from kdlib.train.pipeline import distillation_triples, published_members
 
+    if fullscale.uses_teacher_files(profile):  # the files score every triple; no member runs
+        return pd.DataFrame(columns=["member", "pairs", "scored", "imputed", "share_scored", "triples_fully_scored"])
     dataset, triples = distillation_triples(profile)
     rows = []
     for member in published_members(profile):
@@ -254,6 +267,8 @@ def student_key(profile: Profile, arch: str, teacher: str, loss: str) -> dict[st
                                  "members": teacher_members(profile, teacher)}
         if teacher == "own":
             key["own_teacher"] = _own_teacher_key(profile)
+        elif fullscale.published_file_key(profile, teacher) is not None:
+            key["published_file"] = fullscale.published_file_key(profile, teacher)
     return key
 
 
@@ -299,8 +314,21 @@ def student(profile: Profile, arch: str, teacher: str, loss: str) -> StudentRun:
     metrics = evaluate(read_run(run_path), test.qrels, profile.eval.measures)
     record_results(profile, [{"dataset": profile.data.test, "arch": arch, "teacher": teacher, "loss": loss,
                               "measure": m, "value": v} for m, v in metrics.items()])
+    if profile.data.eval_datasets:
+        _evaluate_eval_datasets(profile, arch, teacher, loss, out, result)
     seconds = json.loads(timing.read_text()) if timing.is_file() else None
     return StudentRun(arch, teacher, loss, out, Path(result.model_dir), metrics, run_path, seconds)
+
+
+def _evaluate_eval_datasets(profile: Profile, arch: str, teacher: str, loss: str, out: Path, result) -> None:
+    """Measures of a trained student on ``data.eval_datasets`` (MSMARCO-DEV), into results.csv."""
+    from kdlib.models import load
+
+    with artifacts.stage_lock(out):
+        metrics = fullscale.eval_dataset_metrics(profile, lambda: load(result.model_dir), out,
+                                                 exclude=splits(profile).validation.queries,
+                                                 tag=f"{arch}-{teacher}-{loss}")
+    record_results(profile, fullscale.eval_result_rows(metrics, arch, teacher, loss))
 
 
 def _finished(out: Path):
@@ -374,7 +402,8 @@ def _write_frame(path: Path, frame: pd.DataFrame) -> None:
 
 
 def teacher_results(profile: Profile) -> dict[str, dict[str, float]]:
-    """Test measures of BM25 and of every teacher re-ranking the same candidates.
+    """Test measures of BM25 and of every teacher re-ranking the same candidates (T1 and T2
+    only where they are runs of the dataset, not published training-score files).
 
     Also recorded in results.csv with ``arch`` = ``bm25`` / ``teacher``.
     """
@@ -383,7 +412,8 @@ def teacher_results(profile: Profile) -> dict[str, dict[str, float]]:
     test = splits(profile).test
     measures = profile.eval.measures
     out = {"BM25": evaluate(test.runs[profile.data.candidates], test.qrels, measures)}
-    for teacher in ("T1", "T2"):
+    # Published teacher files score the training triples only: no test run to measure.
+    for teacher in () if fullscale.uses_teacher_files(profile) else ("T1", "T2"):
         out[teacher] = evaluate(published_teacher_run(profile, teacher, test), test.qrels, measures)
     out["own"] = evaluate(own_teacher_run(profile), test.qrels, measures)
     rows = []
@@ -636,11 +666,12 @@ def dense(profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
     from kdlib.evaluate import evaluate_per_query
 
     test = splits(profile).test
+    corpus = fullscale.dense_corpus(profile, test)
     measure_rows, stat_rows, query_rows = [], [], []
     for teacher in teachers:
         run = student(profile, "bert_dot", teacher, "ranknet" if teacher == "baseline" else profile.student.loss)
-        result = dense_retrieval(run.load_model(), test, test.passages, index_kinds=profile.eval.dense_index,
-                                 k=min(1000, len(test.passages)), batch_size=profile.eval.batch_size)
+        result = dense_retrieval(run.load_model(), test, corpus, index_kinds=profile.eval.dense_index,
+                                 k=min(1000, len(corpus)), batch_size=profile.eval.batch_size)
         for kind, dense_run in result.runs.items():
             for m, v in evaluate(dense_run, test.qrels, profile.eval.measures).items():
                 measure_rows.append({"teacher": teacher, "index": kind, "measure": m, "value": v})

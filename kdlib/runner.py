@@ -74,6 +74,29 @@ def matrix_runs(profile: Profile) -> list[dict[str, str]]:
     return runs
 
 
+def profile_parameter(profile: Profile, out_dir: Path = GENERATED_DIR) -> str:
+    """The ``profile`` parameter every notebook loads: a name or a YAML file that loads as ``profile``.
+
+    A shipped profile goes by its name, another by its file. A profile changed after loading
+    (``kdlib book --set KEY=VALUE``) is written, resolved, to
+    ``out_dir/profiles/<name>-<fingerprint>.yaml``: each kernel loads exactly the profile the
+    runner was given, so the overrides reach every stage and are part of every stage key.
+    """
+    from kdlib import profiles
+
+    shipped = (PROFILE_DIR / f"{profile.name}.yaml").is_file()
+    ref = profile.name if shipped else str(profile.source or profile.name)
+    try:
+        if profiles.load(ref) == profile:
+            return ref
+    except KdlibError:
+        pass  # e.g. a profile built in code: written out below
+    path = out_dir / "profiles" / f"{profile.name}-{profile.fingerprint()}.yaml"
+    if not path.is_file():
+        profiles.write(profile, path)
+    return str(path)
+
+
 def plan(profile: Profile, out_dir: Path = GENERATED_DIR) -> list[Execution]:
     """The executions of a book build, in dependency order.
 
@@ -84,7 +107,7 @@ def plan(profile: Profile, out_dir: Path = GENERATED_DIR) -> list[Execution]:
     def single(name: str) -> Execution:
         return Execution(name, out_dir / f"{name}.ipynb", {"profile": profile_ref})
 
-    profile_ref = profile.name if (PROFILE_DIR / f"{profile.name}.yaml").is_file() else str(profile.source or profile.name)
+    profile_ref = profile_parameter(profile, out_dir)
 
     executions = [single("01_data"), single("02_teachers")]
     for cell in matrix_runs(profile):
@@ -161,11 +184,17 @@ def execute(profile: Profile, *, force: bool = False, only: Iterable[str] | None
     # OpenMP threads that yield when idle (busy-waiting threads slow down a shared 2-core CPU).
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Kernels import the kdlib that runs the book (a clone or worktree may not be the installed one).
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if str(REPO_ROOT) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, paths)])
     # Figures render into the executed notebooks whatever backend the caller uses (e.g. Agg).
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     if jobs > 1:
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
     wanted = set(only) if only else None
+    if wanted is None or wanted - {"01_data"}:  # every chapter after the first reads teachers
+        fetch_teacher_files(profile, log)
     digest = _source_digest()
     selected = [e for e in plan(profile, out_dir) if not wanted or e.notebook in wanted]
     timings: list[tuple[str, float, bool]] = []
@@ -175,6 +204,21 @@ def execute(profile: Profile, *, force: bool = False, only: Iterable[str] | None
             timings += list(results)
     _write_timings(out_dir / f"timings-{profile.name}.json", timings)
     return timings
+
+
+def fetch_teacher_files(profile: Profile, log=print) -> None:
+    """Download (when missing) and check the profile's published teacher files before any
+    notebook runs: a damaged file or a wrong checksum stops the book at once, with the
+    file named and the fix, not hours later inside a chapter.
+
+    Raises:
+        DownloadError: a download failed or a file does not match its size / MD5.
+    """
+    from kdlib import fullscale
+
+    for name in profile.teacher.published_files:
+        path = fullscale.published_file(profile, name)
+        log(f"[kdlib book] teacher file {name}: {path} (checked)")
 
 
 def _write_timings(path: Path, timings: list[tuple[str, float, bool]]) -> None:
@@ -241,40 +285,12 @@ def build_book(root: Path = REPO_ROOT, *, builder: str = "html", quiet: bool = F
     return root / "_build" / builder
 
 
-# Rough GPU-hours per run at full scale on one 11 GB GPU (paper setup: batch 32, fp16),
-# used only by the dry run's plan; see book/reproduction_guide.md for where they come from.
-_GPU_HOURS = {"teacher_training": 24.0, "teacher_scoring": 8.0, "student": 12.0, "rerank": 0.5}
-
-
 def dry_run(profile: Profile, log=print) -> float:
-    """Print every run of the plan with its inputs and a GPU-hour estimate; returns the total."""
-    teacher = profile.teacher
-    total = 0.0
-    log(f"Plan for profile {profile.name!r}: {profile.description.strip()}")
-    log(f"  data: train {list(profile.data.train)}, test {profile.data.test}, "
-        f"re-rank {profile.data.candidates} top-{profile.data.rerank_depth}")
-    step = 0
-    if teacher.published_files:
-        for name, url in teacher.published_files.items():
-            step += 1
-            log(f"  {step:2d}. teacher {name}: download published scores {url} (0 GPU h)")
-    else:
-        for member in dict.fromkeys((teacher.t1, *teacher.t2)):
-            step += 1
-            hours = _GPU_HOURS["teacher_training"] + _GPU_HOURS["teacher_scoring"]
-            total += hours
-            log(f"  {step:2d}. teacher {member}: train ({teacher.own_encoder.name}, RankNet, "
-                f"{teacher.own_train.max_steps} steps) and score all triples (~{hours:.0f} GPU h)")
-    for cell in matrix_runs(profile):
-        step += 1
-        hours = _GPU_HOURS["student"] + _GPU_HOURS["rerank"]
-        total += hours
-        source = "labels" if cell["teacher"] == "baseline" else f"teacher file {cell['teacher']}"
-        log(f"  {step:2d}. student {cell['arch']} ({profile.student.encoder.name}) <- {source}, "
-            f"loss {cell['loss']}, {profile.train.max_steps} steps x {profile.train.batch_size}; "
-            f"re-rank {profile.data.test} (~{hours:.1f} GPU h)")
-    log(f"  total: ~{total:.0f} GPU hours (one 11 GB GPU; divide by N under torchrun --nproc_per_node N)")
-    return total
+    """Print every download and stage of the plan with a GPU-hour estimate; returns the total
+    (:func:`kdlib.dry_run.dry_run`)."""
+    from kdlib.dry_run import dry_run as plan_only
+
+    return plan_only(profile, log)
 
 
 def profile_summary(profile: Profile) -> dict[str, Any]:

@@ -13,6 +13,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="execute only this notebook (e.g. 01_data); repeatable")
     parser.add_argument("--jobs", type=int, default=1,
                         help="execute the distillation matrix's notebooks N at a time (threads split among them)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="profile override, e.g. train.max_steps=20 (repeatable; as in `kdlib train`)")
     parser.add_argument("--no-build", action="store_true", help="execute notebooks but skip jupyter-book")
 
 
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
             f"and {runner.NOTEBOOK_DIR} does not exist: this kdlib is a plain installation; clone the "
             f"repository and run `make book` there"
         )
-    profile = profiles.load(args.profile)
+    profile = profiles.apply_overrides(profiles.load(args.profile), args.set)
     if args.dry_run:
         runner.dry_run(profile)
         return 0

@@ -42,6 +42,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     teachers.add_argument("--teacher", action="append", metavar="NAME", help="T1 or T2 (repeatable; default: all)")
     teachers.add_argument("--dest", metavar="DIR", help="folder for the files (default: $KDLIB_TEACHERS or data/teachers)")
     teachers.add_argument("--timeout", type=float, default=60.0, help="seconds a connection may stay silent")
+    teachers.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                          help="profile override, e.g. teacher.published_files.T2.url=URL (repeatable)")
     teachers.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -49,7 +51,7 @@ def _fetch_teachers(args: argparse.Namespace) -> int:
     from kdlib import profiles
     from kdlib.data.teacher_files import fetch_teachers
 
-    files = profiles.load(args.profile).teacher.published_files
+    files = profiles.apply_overrides(profiles.load(args.profile), args.set).teacher.published_files
     fetched = fetch_teachers(files, args.teacher, dest=args.dest, progress=not args.no_progress, timeout=args.timeout)
     for name, path in fetched.items():
         checked = "md5 OK" if files[name].md5 else "no md5 to check"

@@ -40,9 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from kdlib.errors import ConfigError
     from kdlib.train import pipeline
 
-    profile = profiles.load(args.profile)
-    if args.set:
-        profile = profiles.override(profile, dict(profiles.parse_override(s) for s in args.set))
+    profile = profiles.apply_overrides(profiles.load(args.profile), args.set)
     if args.role == "teacher":
         result = pipeline.train_own_teacher(profile, args.out, progress=not args.no_progress)
     else:

@@ -86,8 +86,11 @@ def fetch_teachers(
     fetched: dict[str, Path] = {}
     for name in wanted:
         published = files[name]
+        # A wrong checksum in the profile (e.g. a --set typo) looks like a damaged file: say both.
+        fix = (f"{FETCH_COMMAND}; if the file itself is right, correct teacher.published_files.{name}.md5 "
+               f"(or .size) in the profile")
         fetched[name] = download(
             published.url, teacher_path(published, dest), md5=published.md5, size=published.size,
-            timeout=timeout, progress=progress, fix=FETCH_COMMAND,
+            timeout=timeout, progress=progress, fix=fix,
         )
     return fetched

@@ -9,7 +9,9 @@ passages judged 0 or not judged at all. Teachers later score exactly these tripl
 """
 from __future__ import annotations
 
+import dataclasses
 import random
+import types
 from typing import TYPE_CHECKING, Iterable, NamedTuple
 
 from kdlib.data.datasets import Dataset, load_dataset, merge_datasets, qid_sort_key
@@ -184,6 +186,26 @@ def _load(data_config: DataConfig, name: str, *, candidates: bool = True) -> Dat
     return load_dataset(name, max_queries=data_config.max_queries)
 
 
+def _held_out(data_config: DataConfig, name: str) -> Dataset:
+    """``validation_queries`` judged queries of dataset ``name`` (seeded) with their candidates.
+
+    Only the held-out queries' candidate lists are read (MSMARCO-DEV: 7M pairs in all).
+    """
+    if name == data_config.test:
+        raise ValueError(f"validation_dataset {name!r} is the test dataset")
+    source = _load(data_config, name, candidates=False)
+    _, qids = split_queries(source.judged_qids(), data_config.validation_queries, data_config.seed)
+    held = source.subset(qids)
+    depth = data_config.validation_depth or data_config.rerank_depth
+    if data_config.pack == "msmarco":
+        from kdlib.data.irds import SCOREDDOCS_RUN, candidate_run
+
+        runs = {SCOREDDOCS_RUN: candidate_run(name, depth=depth, qids=qids)}
+    else:
+        runs = dict(load_dataset(name).subset(qids).runs)
+    return dataclasses.replace(held, runs=types.MappingProxyType(runs))
+
+
 def training_splits(data_config: DataConfig) -> Splits:
     """Train, validation and test datasets of a :class:`kdlib.profiles.DataConfig`.
 
@@ -200,6 +222,10 @@ def training_splits(data_config: DataConfig) -> Splits:
     full = merge_datasets([_load(data_config, name, candidates=sampled) for name in data_config.train])
     test = _load(data_config, data_config.test)
     pool = full.judged_qids()
+    if data_config.validation_dataset:
+        validation = _held_out(data_config, data_config.validation_dataset)
+        train = full.subset(q for q in full.judged_qids() if q not in validation.queries)
+        return Splits(train, validation, test)
     if data_config.validation_from:
         unknown = [n for n in data_config.validation_from if n not in data_config.train]
         if unknown:

@@ -20,7 +20,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 import yaml
 
@@ -48,6 +48,10 @@ class DataConfig:
         validation_queries: training queries held out (fixed by ``seed``) for validation.
         validation_from: training datasets the validation queries are drawn from (``None``:
             all of ``train``).
+        validation_dataset: a dataset the validation queries are held out from instead of
+            ``train`` (full scale: MSMARCO-DEV, since MS MARCO's training queries come
+            without the BM25 lists validation re-ranks unless 11.5 GB are fetched); the
+            held-out queries are left out of that dataset's evaluation.
         max_queries: cap on queries per dataset (``tiny``); ``None`` keeps all.
         rerank_depth: how many candidates of each query are re-ranked.
         validation_depth: candidates per validation query (``None``: ``rerank_depth``).
@@ -71,6 +75,7 @@ class DataConfig:
     train_triples: Literal["sampled", "official"] = "sampled"
     validation_queries: int = 12
     validation_from: tuple[str, ...] | None = None
+    validation_dataset: str | None = None
     max_queries: int | None = None
     rerank_depth: int = 100
     validation_depth: int | None = None
@@ -388,6 +393,33 @@ def override(profile: Profile, overrides: Mapping[str, Any]) -> Profile:
             raise ConfigError(f"override {key!r}: unknown key {parts[-1]!r}")
         node[parts[-1]] = value
     return _build(Profile, data, f"profile {profile.name} with overrides")
+
+
+def apply_overrides(profile: Profile, texts: Iterable[str]) -> Profile:
+    """``profile`` with command-line ``KEY=VALUE`` overrides (``--set``) applied, in order.
+
+    Raises:
+        ConfigError: a malformed override, an unknown key or a value that does not fit.
+    """
+    texts = list(texts)
+    return override(profile, dict(parse_override(t) for t in texts)) if texts else profile
+
+
+def write(profile: Profile, path: str | os.PathLike) -> Path:
+    """Write ``profile`` as a YAML file that :func:`load` reads back as an equal profile.
+
+    Used to hand a profile with ``--set`` overrides to other processes (the book's kernels).
+
+    Returns:
+        ``path``.
+    """
+    from kdlib.artifacts import write_text_atomic
+
+    values = profile.to_dict()
+    values.pop("source", None)  # load() records where it read the file from
+    path = Path(path)
+    write_text_atomic(path, yaml.safe_dump(values, sort_keys=False))
+    return path
 
 
 def parse_override(text: str) -> tuple[str, Any]:

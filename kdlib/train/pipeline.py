@@ -21,6 +21,7 @@ import random
 from pathlib import Path
 from typing import Any, Sequence
 
+from kdlib import fullscale
 from kdlib.errors import ConfigError
 from kdlib.profiles import Profile
 from kdlib.train.examples import TrainingExample
@@ -48,8 +49,11 @@ def _label_triples(profile: Profile, dataset: Any, qids: Sequence[str]) -> list:
 
 def to_examples(dataset: Any, triples: Sequence[Any]) -> list[TrainingExample]:
     """Label-only examples (no teacher scores) from id triples."""
-    return [TrainingExample(dataset.queries[t.qid], dataset.passages[t.pos_pid], dataset.passages[t.neg_pid])
-            for t in triples]
+    from kdlib.data.teacher_stream import fetch_texts
+
+    # One batched look-up (a docs store's get_many at full scale), not one per passage.
+    texts = fetch_texts(dataset.passages, {pid for t in triples for pid in (t.pos_pid, t.neg_pid)})
+    return [TrainingExample(dataset.queries[t.qid], texts[t.pos_pid], texts[t.neg_pid]) for t in triples]
 
 
 def published_members(profile: Profile) -> list[str]:
@@ -62,6 +66,8 @@ def student_triples(profile: Profile) -> tuple[Any, list]:
     """``(train dataset, triples)`` that every student of the matrix trains on (module docstring)."""
     splits = _splits(profile)
     train = splits.train
+    if fullscale.uses_official_triples(profile):
+        return train, fullscale.official_triples(profile, train)
     qids = train.judged_qids()
     for member in published_members(profile):
         run = train.runs.get(member, {})
@@ -112,6 +118,8 @@ def label_examples(profile: Profile, split: str = "train") -> list[TrainingExamp
     if split not in ("train", "validation"):
         raise ValueError(f"split must be train or validation (never test), got {split!r}")
     dataset = getattr(splits, split)
+    if split == "train" and fullscale.uses_official_triples(profile):
+        return fullscale.examples_from_triples(dataset, fullscale.official_triples(profile, dataset))
     return to_examples(dataset, _label_triples(profile, dataset, dataset.judged_qids()))
 
 
@@ -173,7 +181,8 @@ def train_student(
     if teacher_scores is not None:
         from kdlib.teacher import read_examples_from_teacher_file
 
-        examples = read_examples_from_teacher_file(teacher_scores, _splits(profile).train)
+        examples = read_examples_from_teacher_file(teacher_scores, _splits(profile).train,
+                                                   limit=fullscale.teacher_file_limit(profile))
     elif getattr(loss, "requires_teacher", False):
         raise ConfigError(f"loss {loss_name!r} needs teacher scores: pass --teacher-scores FILE")
     else:
