@@ -282,10 +282,8 @@ def claims_table(checks: Sequence[ClaimCheck]) -> pd.DataFrame:
 
 def write_claims_csv(checks: Sequence[ClaimCheck], path) -> None:
     """Write ``claims.csv`` (number, verdict, p_value, evidence) atomically."""
-    from pathlib import Path
-
-    from kdlib.artifacts import write_text_atomic
+    from kdlib.artifacts import write_csv
 
     frame = pd.DataFrame([{"number": c.number, "verdict": c.verdict, "p_value": c.p_value, "evidence": c.evidence}
                           for c in checks])
-    write_text_atomic(Path(path), frame.to_csv(index=False))
+    write_csv(path, frame)

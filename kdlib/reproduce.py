@@ -71,9 +71,9 @@ def check(results: pd.DataFrame, expected: pd.DataFrame) -> list[Difference]:
 
 def write_expected(results: pd.DataFrame, profile: str) -> Path:
     """Record ``results`` as the expected values of ``profile`` (a maintainer's step)."""
-    from kdlib.artifacts import write_text_atomic
+    from kdlib.artifacts import write_csv
 
     path = expected_path(profile)
     frame = results[KEY + ["value"]].sort_values(KEY).reset_index(drop=True)
-    write_text_atomic(path, frame.to_csv(index=False, float_format="%.6f"))
+    write_csv(path, frame, float_format="%.6f")
     return path
