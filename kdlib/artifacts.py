@@ -39,7 +39,7 @@ def key_hash(key: Mapping[str, Any]) -> str:
 #: Modules that only present results (tables, figures, verdicts, the book and the command
 #: line): changing them never changes what a stage computes, so they are not fingerprinted.
 _PRESENTATION = ("plots.py", "claims.py", "reproduce.py", "runner.py", "cli.py", "bookext.py", "paper.py",
-                 "export.py", "experiments.py", "commands")
+                 "export.py", "experiments.py", "commands", "repro/report.py")
 _FINGERPRINT: list[str] = []
 
 
@@ -56,7 +56,8 @@ def source_fingerprint(package: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
         relative = path.relative_to(package)
-        if relative.parts[0] in _PRESENTATION or "__pycache__" in relative.parts:
+        presentation = relative.parts[0] in _PRESENTATION or relative.as_posix() in _PRESENTATION
+        if presentation or "__pycache__" in relative.parts:
             continue
         digest.update(str(relative).encode())
         digest.update(path.read_bytes())

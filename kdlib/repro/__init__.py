@@ -15,16 +15,18 @@ from __future__ import annotations
 from kdlib.repro.analyses import (baseline_runs, dense, dense_per_query, latency, latency_per_query,
                                   score_samples, score_statistics, test_label_pairs)
 from kdlib.repro.matrix import Cell, cells, distilling_settings, matrix_runs, stage_calls
-from kdlib.repro.report import claim_checks, matrix, per_query, teacher_results, test_run
+from kdlib.repro.report import (BM25, claim_checks, comparison_rows, ensemble_beats, main_results, matrix, per_query,
+                                result_rows, result_table, teacher_results, test_run)
 from kdlib.repro.results import RESULT_COLUMNS, record_results, results, results_path
-from kdlib.repro.settings import TeacherSetting, setting, settings
+from kdlib.repro.settings import TeacherSetting, bm25_row, setting, settings
 from kdlib.repro.splits import splits
 from kdlib.repro.stage import REGISTRY, Call, Stage, key_hash, stage
 from kdlib.repro.students import StudentRun, starting_points, student, untrained, untrained_run
 from kdlib.repro.teachers import (own_teacher, own_teacher_run, published_teacher_run, raw_member_scores,
-                                  teacher_coverage, teacher_file, teacher_scores)
+                                  score_ranges, teacher_coverage, teacher_file, teacher_scores)
 
 __all__ = [
+    "BM25", "bm25_row", "comparison_rows", "ensemble_beats", "main_results", "result_rows", "result_table", "score_ranges",
     "Call", "Cell", "REGISTRY", "RESULT_COLUMNS", "Stage", "StudentRun", "TeacherSetting", "baseline_runs",
     "cells", "claim_checks", "dense", "dense_per_query", "distilling_settings", "key_hash", "latency",
     "latency_per_query", "matrix", "matrix_runs", "own_teacher", "own_teacher_run", "per_query",

@@ -10,9 +10,9 @@ from kdlib import artifacts
 from kdlib.profiles import Profile
 from kdlib.repro import results as results_csv
 from kdlib.repro.analyses import dense_per_query, latency_per_query, score_statistics
-from kdlib.repro.matrix import DENSE_ARCH, cells
-from kdlib.repro.settings import (BM25_ARCH, RANKING_TEACHERS, TEACHER_ARCH, UNTRAINED, Row, bm25_row,
-                                  own_teacher_row, setting, teacher_row)
+from kdlib.repro.matrix import DENSE_ARCH, cells, main_cells
+from kdlib.repro.settings import (BASELINE, BM25_ARCH, RANKING_TEACHERS, T2, TEACHER_ARCH, UNTRAINED, Row, bm25_row,
+                                  own_teacher_row, setting, teacher_row, untrained_row)
 from kdlib.repro.splits import splits
 from kdlib.repro.students import StudentRun, student, untrained_run
 from kdlib.repro.teachers import own_teacher_run, published_teacher_run
@@ -96,3 +96,72 @@ def claim_checks(profile: Profile, measure: str = "nDCG@10") -> list:
                                  score_stats=score_statistics(profile), latency_ms=latency_ms, dense=dense_values)
     claims.write_claims_csv(checks, artifacts.root() / profile.name / "claims.csv")
     return checks
+
+
+def comparison_rows(profile: Profile, arch: str, teacher: str, loss: str) -> dict[str, Row]:
+    """A student's row and what chapter 4 compares it with, by label: its untrained start,
+    the candidates (BM25) and its architecture's baseline (unless it is the baseline)."""
+    baseline = setting(profile, BASELINE)
+    rows = {f"{arch} <- {teacher} ({loss})": (arch, teacher, loss),
+            f"{arch} untrained": untrained_row(arch),
+            "BM25 (the candidates)": bm25_row()}
+    reference = (arch, baseline.name, baseline.loss(profile))
+    if reference != (arch, teacher, loss):
+        rows[f"{arch} baseline ({reference[2]})"] = reference
+    return rows
+
+
+def result_rows(profile: Profile) -> list[Row]:
+    """Chapter 5's rows: BM25, every untrained start, then every cell of the matrix."""
+    return [bm25_row(), *(untrained_row(a) for a in profile.student.architectures), *(c.row for c in cells(profile))]
+
+
+def result_table(profile: Profile, per_query_values: pd.DataFrame) -> pd.DataFrame:
+    """Chapter 5's table: per row its mean nDCG@10 and, for trained students, the difference
+    to (and paired p-value against) its untrained start, its baseline and BM25, with the
+    paper's quoted figure and the command that reproduces the row.
+
+    Args:
+        per_query_values: :func:`per_query` of :func:`result_rows`.
+    """
+    from kdlib import claims, paper, reproduce
+
+    baseline = setting(profile, BASELINE)
+    table = []
+    for row in result_rows(profile):
+        arch, teacher, loss = row
+        values = per_query_values[column(row)]
+        entry = {"arch": arch, "teacher": teacher, "loss": loss, "nDCG@10": values.mean()}
+        if arch in profile.student.architectures and teacher != UNTRAINED:
+            references = {UNTRAINED: untrained_row(arch), BASELINE: (arch, baseline.name, baseline.loss(profile)),
+                          BM25: bm25_row()}
+            for name, reference in references.items():
+                if reference != row:
+                    comparison = claims.paired(name, values, per_query_values[column(reference)])
+                    entry[f"Δ vs {name}"], entry[f"p vs {name}"] = comparison.difference, comparison.p_value
+        entry["paper nDCG@10 (quoted)"] = paper.rerank_ndcg10_dl19(arch, teacher, loss)
+        entry["reproduce"] = reproduce.command(profile.name, arch, teacher, loss)
+        table.append(entry)
+    return pd.DataFrame(table).set_index(["arch", "teacher", "loss"])
+
+
+def main_results(profile: Profile, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of results.csv on one student's path through the paper's figures: every
+    architecture untrained, with labels only, then with T1 and T2 (their main losses)."""
+    rows = {c.row for arch in profile.student.architectures for c in main_cells(profile, arch)}
+    rows |= {untrained_row(arch) for arch in profile.student.architectures}
+    keep = [(r.arch, r.teacher, r.loss) in rows for r in frame.itertuples()]
+    return frame[keep]
+
+
+def ensemble_beats(profile: Profile, per_query_values: pd.DataFrame) -> tuple[dict[str, int], int]:
+    """How many T2 students (main loss) beat, in mean nDCG@10, their untrained start, their
+    baseline and BM25; and how many T2 students there are."""
+    baseline = setting(profile, BASELINE)
+    mean = {name: float(values.mean()) for name, values in per_query_values.items()}
+    ensemble = {a: mean[column((a, T2, profile.student.loss))] for a in profile.student.architectures}
+    references = {UNTRAINED: lambda a: untrained_row(a),
+                  BASELINE: lambda a: (a, baseline.name, baseline.loss(profile)),
+                  BM25: lambda a: bm25_row()}
+    beats = {name: sum(ensemble[a] > mean[column(ref(a))] for a in ensemble) for name, ref in references.items()}
+    return beats, len(ensemble)

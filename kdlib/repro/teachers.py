@@ -165,3 +165,18 @@ def published_teacher_run(profile: Profile, teacher: str | TeacherSetting, datas
     for (qid, pid), value in total.items():
         out.setdefault(qid, {})[pid] = value
     return out
+
+
+def score_ranges(profile: Profile) -> pd.DataFrame:
+    """Every published member's raw scores and every teacher setting's scores as its students
+    see them (columns teacher, score, stage: ``raw`` or ``normalised``), for chapter 3."""
+    from kdlib.repro.matrix import distilling_settings
+
+    frames = [raw_member_scores(profile)[["teacher", "score"]].assign(stage="raw")]
+    for teacher in distilling_settings(profile):
+        if teacher.unscored != profile.teacher.unscored:
+            continue  # the imputation ablation: its teacher's scores again, on fewer triples
+        frame = teacher_scores(profile, teacher)
+        frames.append(pd.DataFrame({"teacher": teacher.name, "score": pd.concat([frame.pos_score, frame.neg_score]),
+                                    "stage": "normalised" if teacher.normalised else "raw"}))
+    return pd.concat(frames, ignore_index=True)
