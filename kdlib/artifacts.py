@@ -8,12 +8,14 @@ serving results of the broken code, and a finished stage is never recomputed.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import IO, Any, Iterator, Mapping
 
 #: The folder above the package: the repository in a clone (notebooks, book pages, _config.yml).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +39,7 @@ def key_hash(key: Mapping[str, Any]) -> str:
 #: Modules that only present results (tables, figures, verdicts, the book and the command
 #: line): changing them never changes what a stage computes, so they are not fingerprinted.
 _PRESENTATION = ("plots.py", "claims.py", "reproduce.py", "runner.py", "cli.py", "bookext.py", "paper.py",
-                 "export.py", "experiments.py", "commands")
+                 "export.py", "experiments.py", "commands", "repro/report.py")
 _FINGERPRINT: list[str] = []
 
 
@@ -54,22 +56,28 @@ def source_fingerprint(package: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
         relative = path.relative_to(package)
-        if relative.parts[0] in _PRESENTATION or "__pycache__" in relative.parts:
+        presentation = relative.parts[0] in _PRESENTATION or relative.as_posix() in _PRESENTATION
+        if presentation or "__pycache__" in relative.parts:
             continue
         digest.update(str(relative).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
+def stage_path(profile_name: str, stage: str, key: Mapping[str, Any]) -> Path:
+    """The directory of one stage run (not created): ``<root>/<profile>/<stage>/<hash>``,
+    the hash covering ``key`` and the :func:`code_fingerprint`."""
+    return root() / profile_name / stage / key_hash({**key, "code": code_fingerprint()})
+
+
 def stage_dir(profile_name: str, stage: str, key: Mapping[str, Any]) -> Path:
-    """The directory of one stage run; ``key.json`` inside records what it depends on
+    """:func:`stage_path`, created; ``key.json`` inside records what it depends on
     (``key`` and the :func:`code_fingerprint` of the code that computes it)."""
-    key = {**key, "code": code_fingerprint()}
-    path = root() / profile_name / stage / key_hash(key)
+    path = stage_path(profile_name, stage, key)
     path.mkdir(parents=True, exist_ok=True)
     key_file = path / "key.json"
     if not key_file.exists():
-        write_text_atomic(key_file, json.dumps(key, indent=2, sort_keys=True, default=str))
+        write_json(key_file, {**key, "code": code_fingerprint()}, indent=2)
     return path
 
 
@@ -78,20 +86,111 @@ def is_done(path: Path) -> bool:
 
 
 def mark_done(path: Path) -> None:
-    write_text_atomic(path / DONE, "")
+    write_atomic(path / DONE, "")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers never see a half-written file."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary sibling of ``path`` to write (``with atomic_path(p) as tmp: ...``); it is
+    renamed over ``path`` when the block ends without an error, and removed otherwise.
+
+    The one atomic writer: :func:`open_atomic` and :func:`write_atomic` are built on it, and
+    writers that need a file name (faiss) use it directly.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def open_atomic(path: str | os.PathLike, mode: str = "w") -> Iterator[IO[Any]]:
+    """Open ``path`` for writing (``w``: UTF-8 text with ``\\n`` line ends, ``wb``: bytes) so
+    that it appears under its name, flushed to disk, only when the block ends without an error."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"open_atomic writes a whole file: mode 'w' or 'wb', not {mode!r}")
+    with atomic_path(path) as tmp:
+        text = {"encoding": "utf-8", "newline": "\n"} if mode == "w" else {}
+        with open(tmp, mode, **text) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8, or bytes) to ``path`` so that readers never see a
+    half-written file (:func:`open_atomic`)."""
+    with open_atomic(path, "w" if isinstance(data, str) else "wb") as handle:
+        handle.write(data)
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike, data: Any, *, indent: int | None = 1) -> Path:
+    """:func:`write_atomic` of ``data`` as JSON (sorted keys; non-JSON values as strings)."""
+    return write_atomic(path, json.dumps(data, indent=indent, sort_keys=True, default=str))
+
+
+def write_csv(path: str | os.PathLike, frame: Any, **to_csv: Any) -> Path:
+    """:func:`write_atomic` of a pandas frame as CSV (without its index unless asked)."""
+    return write_atomic(path, frame.to_csv(**{"index": False, **to_csv}))
+
+
+def staging_dir(target: str | os.PathLike) -> Path:
+    """A fresh temporary directory beside ``target``, to fill and then :func:`swap_dir` in."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+
+
+def swap_dir(staging: str | os.PathLike, target: str | os.PathLike, *, keep_existing: bool = False) -> Path:
+    """Make directory ``staging`` appear as ``target``, replacing it, with no moment at which
+    neither exists: a kill at any point leaves the old or the new copy complete.
+
+    An existing ``target`` is renamed to ``<target>.old`` first and deleted last; a kill between
+    the two renames leaves only ``<target>.old``, which the next swap (and :func:`live_dir`)
+    treats as the live copy.
+
+    Args:
+        keep_existing: a ``target`` that exists (another process built the same content
+            first) is kept and ``staging`` discarded, instead of being replaced.
+    """
+    staging, target = Path(staging), Path(target)
+    if keep_existing:
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
+    old = target.with_name(target.name + ".old")
+    if old.exists():
+        if target.exists():
+            shutil.rmtree(old)
+        else:
+            os.replace(old, target)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def live_dir(target: str | os.PathLike) -> Path | None:
+    """The complete copy of a :func:`swap_dir` target: ``target``, else the ``.old`` copy a kill
+    mid-swap left behind, else ``None``."""
+    target = Path(target)
+    for path in (target, target.with_name(target.name + ".old")):
+        if path.is_dir():
+            return path
+    return None
 
 
 class stage_lock:

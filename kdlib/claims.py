@@ -30,6 +30,7 @@ from typing import Literal, Mapping, Sequence
 import pandas as pd
 
 from kdlib import paper
+from kdlib.repro.settings import BASELINE, LABEL_LOSS, T1, T2, own_teacher_row
 
 Verdict = Literal["holds", "holds in direction, not significant", "does not hold", "not tested"]
 Row = tuple[str, str, str]
@@ -48,7 +49,7 @@ CLAIM4_ARCHS = ("colbert", "prett", "bert_cat")
 #: The row of the teacher claim 4 compares against at this scale: our own BERT_CAT, trained
 #: the standard way (RankNet on labels). The paper's T1 *is* such a BERT_CAT; ours is a 7B
 #: RepLLaMA run, which no small student can be expected to beat.
-OWN_TEACHER: Row = ("teacher", "own", "ranknet")
+OWN_TEACHER: Row = own_teacher_row()
 
 
 #: Why a claim may fail at embedded scale, by number: what differs from the paper's setting.
@@ -291,15 +292,15 @@ def check_claims(
             (``baseline``, ``T1``, ``T2``).
     """
     checks = [score_levels(score_stats)]
-    checks.append(verdict_of(2, _pairs(per_query, archs, ("T1", loss), ("baseline", "ranknet")),
+    checks.append(verdict_of(2, _pairs(per_query, archs, (T1, loss), (BASELINE, LABEL_LOSS)),
                              f"{measure}, baseline (RankNet on labels) -> T1 ({loss}), per student:"))
-    checks.append(verdict_of(3, _pairs(per_query, archs, ("T2", loss), ("T1", loss)),
+    checks.append(verdict_of(3, _pairs(per_query, archs, (T2, loss), (T1, loss)),
                              f"{measure}, T1 -> T2 ({loss}), per student:"))
 
     teacher = per_query.get(OWN_TEACHER)
     claim4 = [] if teacher is None else [
-        paired(f"{arch} (T2) vs own BERT_CAT teacher", per_query[(arch, "T2", loss)], teacher)
-        for arch in CLAIM4_ARCHS if (arch, "T2", loss) in per_query]
+        paired(f"{arch} (T2) vs own BERT_CAT teacher", per_query[(arch, T2, loss)], teacher)
+        for arch in CLAIM4_ARCHS if (arch, T2, loss) in per_query]
     checks.append(verdict_of(4, claim4, (
         f"At this scale T1 is a 7B RepLLaMA run, not the paper's BERT-Base_CAT, so the analogue of "
         f"'students beat their teacher' is our own BERT_CAT teacher trained the standard way. {measure}:")))
@@ -317,16 +318,16 @@ def check_claims(
 
     claim6 = []
     for arch in archs:
-        ours = per_query.get((arch, "T2", loss))
+        ours = per_query.get((arch, T2, loss))
         for rival in loss_rivals:
-            other = per_query.get((arch, "T2", rival))
+            other = per_query.get((arch, T2, rival))
             if ours is not None and other is not None:
                 claim6.append(paired(f"{arch}: {rival} -> {loss}", ours, other))
     checks.append(verdict_of(6, claim6, f"{measure}, teacher T2:"))
 
     claim7 = []
     if dense:
-        for better, worse in (("T1", "baseline"), ("T2", "T1")):
+        for better, worse in ((T1, BASELINE), (T2, T1)):
             if better in dense and worse in dense:
                 claim7.append(paired(f"dense {worse} -> {better}", dense[better], dense[worse]))
     checks.append(verdict_of(7, claim7, f"BERT_DOT dense retrieval over the test corpus (not MSMARCO-DEV), {measure}:")
@@ -343,11 +344,9 @@ def claims_table(checks: Sequence[ClaimCheck]) -> pd.DataFrame:
 
 def write_claims_csv(checks: Sequence[ClaimCheck], path) -> None:
     """Write ``claims.csv`` (number, verdict, p_value, queries_needed, evidence) atomically."""
-    from pathlib import Path
-
-    from kdlib.artifacts import write_text_atomic
+    from kdlib.artifacts import write_csv
 
     frame = pd.DataFrame([{"number": c.number, "verdict": c.verdict, "p_value": c.p_value,
                            "queries_needed": c.queries_needed, "evidence": c.evidence} for c in checks])
     frame["queries_needed"] = frame["queries_needed"].astype("Int64")
-    write_text_atomic(Path(path), frame.to_csv(index=False))
+    write_csv(path, frame)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kdlib.artifacts import atomic_path, write_atomic
 from kdlib.errors import FormatError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -361,9 +361,9 @@ def save_index(index: faiss.Index, corpus_ids: Sequence[str], path: str | os.Pat
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(target.with_name(target.name + ".ids"), lambda tmp: Path(tmp).write_text(
-        "".join(f"{pid}\n" for pid in corpus_ids), encoding="utf-8"))
-    _atomic_write(target, lambda tmp: faiss.write_index(index, tmp))
+    write_atomic(target.with_name(target.name + ".ids"), "".join(f"{pid}\n" for pid in corpus_ids))
+    with atomic_path(target) as tmp:
+        faiss.write_index(index, str(tmp))
 
 
 def load_index(path: str | os.PathLike) -> tuple[faiss.Index, list[str]]:
@@ -389,16 +389,3 @@ def load_index(path: str | os.PathLike) -> tuple[faiss.Index, list[str]]:
     if len(ids) != index.ntotal:
         raise FormatError(ids_path, len(ids), f"{index.ntotal} passage ids (one per index row)", f"{len(ids)} lines")
     return index, ids
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

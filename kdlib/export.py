@@ -34,6 +34,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from kdlib.artifacts import staging_dir, swap_dir, write_atomic
 from kdlib.errors import ConfigError
 
 #: Architectures that export, and what they become.
@@ -189,14 +190,10 @@ def export(model: Any, out: str | os.PathLike) -> tuple[Path, str]:
 
 def _save(st_model: Any, out: str | os.PathLike) -> None:
     """Save with sentence-transformers into a staging folder, then move it into place."""
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    staging = staging_dir(out)
     try:
         st_model.save(str(staging))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
+        swap_dir(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -204,7 +201,7 @@ def _save(st_model: Any, out: str | os.PathLike) -> None:
 def _note(out: str | os.PathLike, ranker: Any, fmt: str) -> None:
     """Record where the export came from (``kdlib_export.json``, beside the model's files)."""
     config = ranker.config
-    (Path(out) / "kdlib_export.json").write_text(json.dumps({
+    write_atomic(Path(out) / "kdlib_export.json", json.dumps({
         "format": fmt,
         "arch": config.arch,
         "encoder": config.encoder,

@@ -11,8 +11,13 @@ from typing import Any
 
 import yaml
 
+from kdlib.repro.settings import LABEL_LOSS, PAPER_SETTINGS
+
 FIGURES_FILE = Path(__file__).with_name("paper_figures.yaml")
-TEACHER_INDEX = {"baseline": 0, "T1": 1, "T2": 2}
+#: The columns of the paper's re-ranking table, by teacher setting.
+TEACHER_INDEX = {name: i for i, name in enumerate(PAPER_SETTINGS)}
+#: The losses of the students the paper reports: its baselines and its Margin-MSE students.
+PAPER_LOSSES = (LABEL_LOSS, "margin_mse")
 
 
 @lru_cache(maxsize=1)
@@ -21,8 +26,11 @@ def figures() -> dict[str, Any]:
     return yaml.safe_load(FIGURES_FILE.read_text())
 
 
-def rerank_ndcg10_dl19(arch: str, teacher: str) -> float | None:
-    """The paper's TREC-DL'19 nDCG@10 for a student (``baseline``/``T1``/``T2``), if it reports one."""
+def rerank_ndcg10_dl19(arch: str, teacher: str, loss: str | None = None) -> float | None:
+    """The paper's TREC-DL'19 nDCG@10 for a student (``baseline``/``T1``/``T2``), if it reports
+    one (``loss``, when given, must be one the paper reports students of)."""
+    if loss is not None and loss not in PAPER_LOSSES:
+        return None
     row = figures()["rerank"].get(arch)
     index = TEACHER_INDEX.get(teacher)
     if row is None or index is None or index >= len(row["ndcg10_dl19"]):

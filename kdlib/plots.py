@@ -24,13 +24,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from kdlib.repro.settings import STUDENT_PATH
+
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 #: The order in which teacher settings are drawn and connected (paper: baseline -> T1 -> T2).
 #: One student's path: where it starts, labels only, then each teacher.
-TEACHER_ORDER: tuple[str, ...] = ("untrained", "baseline", "T1", "T2")
+TEACHER_ORDER: tuple[str, ...] = STUDENT_PATH
 
 
 def _figure(ncols: int = 1, *, width: float = 6.0, height: float = 4.2, sharey: bool = False) -> tuple[Figure, list[Axes]]:

@@ -14,6 +14,8 @@ from typing import Mapping
 
 import pandas as pd
 
+from kdlib.repro.settings import BM25_ARCH, TEACHER_ARCH, UNTRAINED
+
 EXPECTED_DIR = Path(__file__).with_name("expected")
 KEY = ["dataset", "arch", "teacher", "loss", "measure"]
 #: Absolute tolerance per measure (the default for any other). A CPU's bf16 kernels may round
@@ -24,9 +26,9 @@ DEFAULT_TOLERANCE = 0.01
 
 def command(profile: str, arch: str, teacher: str, loss: str) -> str:
     """The one command that regenerates a result row (run from the repository root)."""
-    if arch in ("bm25", "teacher"):
+    if arch in (BM25_ARCH, TEACHER_ARCH):
         return f"papermill notebooks/02_teachers.ipynb out.ipynb -p profile {profile}"
-    if teacher == "untrained":
+    if teacher == UNTRAINED:
         return f"papermill notebooks/06_efficiency.ipynb out.ipynb -p profile {profile}"
     return (f"papermill notebooks/04_distillation.ipynb out.ipynb -p profile {profile} "
             f"-p arch {arch} -p teacher {teacher} -p loss {loss}")
@@ -71,9 +73,9 @@ def check(results: pd.DataFrame, expected: pd.DataFrame) -> list[Difference]:
 
 def write_expected(results: pd.DataFrame, profile: str) -> Path:
     """Record ``results`` as the expected values of ``profile`` (a maintainer's step)."""
-    from kdlib.artifacts import write_text_atomic
+    from kdlib.artifacts import write_csv
 
     path = expected_path(profile)
     frame = results[KEY + ["value"]].sort_values(KEY).reset_index(drop=True)
-    write_text_atomic(path, frame.to_csv(index=False, float_format="%.6f"))
+    write_csv(path, frame, float_format="%.6f")
     return path

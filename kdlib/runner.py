@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from kdlib.artifacts import REPO_ROOT, write_text_atomic
+from kdlib.artifacts import REPO_ROOT, write_atomic
 from kdlib.errors import KdlibError
 from kdlib.profiles import PROFILE_DIR, Profile
+from kdlib.repro.matrix import cells, matrix_runs  # noqa: F401 (matrix_runs: kept for callers)
+from kdlib.repro.settings import setting
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 GENERATED_DIR = REPO_ROOT / "book" / "generated"
@@ -47,31 +49,6 @@ class Execution:
     def label(self) -> str:
         extra = ", ".join(f"{k}={v}" for k, v in self.parameters.items() if k != "profile")
         return f"{self.notebook}" + (f" ({extra})" if extra else "")
-
-
-def matrix_runs(profile: Profile) -> list[dict[str, str]]:
-    """Every (student, teacher, loss) cell of the distillation matrix, in execution order.
-
-    The main matrix is every architecture x every teacher setting with the profile's loss
-    (``baseline`` always trains with RankNet on labels); the loss comparison adds the other
-    losses for a few architectures with one teacher, a few students are also distilled
-    from our own BERT_CAT teacher (``own``), and the imputation ablation (``T2_scored``: T2
-    on fully scored pairs only) runs for ``student.ablation_architectures``.
-    """
-    student = profile.student
-    runs: list[dict[str, str]] = []
-    for arch in student.architectures:
-        for teacher in student.teachers:
-            loss = "ranknet" if teacher == "baseline" else student.loss
-            runs.append({"arch": arch, "teacher": teacher, "loss": loss})
-    for arch in student.loss_comparison_architectures:
-        for loss in student.loss_comparison:
-            runs.append({"arch": arch, "teacher": student.loss_comparison_teacher, "loss": loss})
-    for arch in student.own_teacher_architectures:
-        runs.append({"arch": arch, "teacher": "own", "loss": student.loss})
-    for arch in student.ablation_architectures:
-        runs.append({"arch": arch, "teacher": "T2_scored", "loss": student.loss})
-    return runs
 
 
 def profile_parameter(profile: Profile, out_dir: Path = GENERATED_DIR) -> str:
@@ -110,11 +87,11 @@ def plan(profile: Profile, out_dir: Path = GENERATED_DIR) -> list[Execution]:
     profile_ref = profile_parameter(profile, out_dir)
 
     executions = [single("01_data"), single("02_teachers")]
-    for cell in matrix_runs(profile):
-        stem = f"{cell['arch']}__{cell['teacher']}__{cell['loss']}"
+    for cell in cells(profile):
+        stem = f"{cell.arch}__{cell.teacher}__{cell.loss}"
         executions.append(
             Execution("04_distillation", out_dir / "distillation" / f"{stem}.ipynb",
-                      {"profile": profile_ref, **cell})
+                      {"profile": profile_ref, **dataclasses.asdict(cell)})
         )
     # Results come last: they read the latency and dense-retrieval tables of chapters 6 and 7.
     executions += [single(n) for n in ("03_score_distributions", "06_efficiency", "07_dense_retrieval",
@@ -232,7 +209,7 @@ def _write_timings(path: Path, timings: list[tuple[str, float, bool]]) -> None:
         if cached and label in previous:
             seconds = previous[label]["seconds"]
         rows.append({"execution": label, "seconds": round(seconds, 2), "unchanged_this_build": cached})
-    write_text_atomic(path, json.dumps(rows, indent=1))
+    write_atomic(path, json.dumps(rows, indent=1))
 
 
 def _stages_present(profile: Profile) -> bool:
@@ -269,7 +246,7 @@ def _execute_one(execution: Execution, profile: Profile, digest: str, force: boo
             f"(executed notebook with the traceback: {failed})"
         ) from exc
     failed.replace(execution.output)
-    write_text_atomic(stamp_file, stamp)
+    write_atomic(stamp_file, stamp)
     seconds = time.perf_counter() - start
     log(f"[kdlib book]   {execution.label}: done in {seconds:.1f} s")
     return execution.label, seconds, False

@@ -4,7 +4,9 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from kdlib import cli, experiments, profiles, runner
+from kdlib import cli, profiles, runner
+from kdlib.repro import Call, key_hash
+from kdlib.repro.settings import setting
 from kdlib.errors import ConfigError
 
 
@@ -37,8 +39,8 @@ def test_overrides_become_a_resolved_profile_file_and_stage_keys(tmp_path):
     ref = runner.profile_parameter(changed, tmp_path)
     assert ref.startswith(str(tmp_path / "profiles")) and profiles.load(ref) == changed
     assert {e.parameters["profile"] for e in runner.plan(changed, tmp_path)} == {ref}
-    assert experiments.student_key(changed, "bert_dot", "T2", "margin_mse") != \
-        experiments.student_key(tiny, "bert_dot", "T2", "margin_mse")
+    student = Call.of("student", arch="bert_dot", teacher=setting(tiny, "T2"), loss="margin_mse")
+    assert key_hash(changed, student) != key_hash(tiny, student)
     digest = runner._source_digest()
     execution = runner.plan(changed, tmp_path)[0]
     assert runner._stamp(execution, changed, digest) != runner._stamp(runner.plan(tiny, tmp_path)[0], tiny, digest)

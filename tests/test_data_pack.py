@@ -95,7 +95,7 @@ def test_fetch_copies_the_real_pack(tmp_path):
     assert pack.verify_pack(dest) == sorted(pack.load_checksums())
     assert pack.load_checksums(dest / "SHA256SUMS") == pack.load_checksums()
     assert (dest / "SOURCES.md").is_file()
-    assert not list(dest.rglob("*.part"))
+    assert not list(dest.rglob(".*.tmp"))  # no temporary left behind
 
 
 def test_fetch_copy_rejects_bad_source(tmp_path):

@@ -52,7 +52,7 @@ def test_run_round_trip_and_errors(tmp_path):
     assert lines[:3] == ["10 Q0 x 1 -0.1 bm25", "2 Q0 b 1 3.25 bm25", "2 Q0 a 2 1.5 bm25"]
     assert lines[3] == "2 Q0 c 3 1.5 bm25"
     assert f.read_run(path) == run
-    assert not list(path.parent.glob("*.part"))
+    assert [p.name for p in path.parent.iterdir()] == ["run.trec"]  # no temporary left behind
     with pytest.raises(ValueError):
         f.write_run(run, tmp_path / "bad.trec", tag="two words")
     _raises(f.read_run, _write(tmp_path, "r1.trec", "1 Q0 a 1 2.0 t\n1 Q0 b 2 1.0\n"), 2, "6 whitespace-separated columns")

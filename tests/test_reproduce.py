@@ -94,21 +94,6 @@ def test_results_show_only_the_profiles_cells(tmp_path, monkeypatch):
     assert len(pd.read_csv(experiments.results_path(profile))) == 4  # the file keeps every row
 
 
-def test_stage_keys_follow_what_they_depend_on():
-    """Changing one architecture's option re-keys its baseline and the score samples drawn from
-    it; changing the measures re-keys nothing that trains."""
-    base = profiles.load("tiny")
-    pooled = profiles.override(base, {"student.options": {"bert_dot": {"pooling": "mean"}}})
-    measured = profiles.override(base, {"eval.measures": ["nDCG@10"]})
-    assert experiments.score_samples_key(pooled) != experiments.score_samples_key(base)
-    assert experiments.student_key(pooled, "bert_dot", "baseline", "ranknet") != \
-        experiments.student_key(base, "bert_dot", "baseline", "ranknet")
-    assert experiments.student_key(pooled, "tk", "baseline", "ranknet") == \
-        experiments.student_key(base, "tk", "baseline", "ranknet")
-    assert experiments.student_key(measured, "tk", "T2", "margin_mse") == \
-        experiments.student_key(base, "tk", "T2", "margin_mse")
-
-
 def test_stage_directories_follow_the_code(tmp_path, monkeypatch):
     """A change in code that computes results (a model, a loss) gives every stage a new
     directory; a change in presentation code (plots, claims) does not."""

@@ -2,8 +2,8 @@
 
 Every reader checks each line and raises :class:`kdlib.errors.FormatError` naming the
 file, the 1-based line number and the expected shape, so that a bad line is found at
-once rather than as a wrong number later. Writers go through a temporary file and
-``os.replace``, so a reader never sees half a file.
+once rather than as a wrong number later. Writers go through
+:func:`kdlib.artifacts.open_atomic`, so a reader never sees half a file.
 
 Formats (tab-separated unless noted):
 
@@ -17,36 +17,16 @@ Formats (tab-separated unless noted):
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Mapping, NamedTuple
+from typing import Iterable, Iterator, Mapping, NamedTuple
 
+from kdlib.artifacts import open_atomic
 from kdlib.errors import FormatError
 
 PathLike = str | os.PathLike
-
-
-@contextlib.contextmanager
-def atomic_open(path: PathLike) -> Iterator[IO[str]]:
-    """Open ``path`` for writing text via a temporary file in the same folder.
-
-    The file appears under its name only when the ``with`` block ends without an error.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _lines(path: PathLike) -> Iterator[tuple[int, str]]:
@@ -122,7 +102,7 @@ def write_run(run: Mapping[str, Mapping[str, float]], path: PathLike, tag: str =
     """
     if not tag or any(c.isspace() for c in tag):
         raise ValueError(f"run tag must be one non-empty word, got {tag!r}")
-    with atomic_open(path) as out:
+    with open_atomic(path) as out:
         for qid in sorted(run):
             ranked = sorted(run[qid].items(), key=lambda item: (-item[1], item[0]))
             for rank, (pid, score) in enumerate(ranked, 1):
@@ -140,7 +120,7 @@ def write_run_stream(
     if not tag or any(c.isspace() for c in tag):
         raise ValueError(f"run tag must be one non-empty word, got {tag!r}")
     queries = lines = 0
-    with atomic_open(path) as out:
+    with open_atomic(path) as out:
         for qid, scores in items:
             ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
             out.writelines(f"{qid} Q0 {pid} {rank} {float(score)!r} {tag}\n" for rank, (pid, score) in enumerate(ranked, 1))
@@ -228,7 +208,7 @@ def read_teacher_scores(path: PathLike) -> Iterator[TeacherScore]:
 def write_teacher_scores(records: Iterable[TeacherScore | tuple], path: PathLike) -> int:
     """Write teacher scores in the published format (scores with 6 decimals); returns the line count."""
     count = 0
-    with atomic_open(path) as out:
+    with open_atomic(path) as out:
         for pos, neg, qid, pos_pid, neg_pid in records:
             out.write(f"{float(pos):.6f}\t{float(neg):.6f}\t{qid}\t{pos_pid}\t{neg_pid}\n")
             count += 1

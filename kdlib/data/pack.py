@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable, Mapping, NamedTuple
 
 from kdlib import paths
+from kdlib.artifacts import open_atomic, write_atomic
 from kdlib.errors import DataMissingError, FormatError
 
 #: The folder above the ``kdlib`` package (the repository, in a clone).
@@ -210,24 +209,16 @@ def verify_pack(path: str | os.PathLike | None = None, *, checksums: Mapping[str
 
 def _copy_verified(read: Callable[[], object], target: Path, digest: str, origin: str) -> None:
     """Stream ``read()``'s file object into ``target`` atomically, checking the digest on the way."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        hasher = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, read() as source:  # type: ignore[attr-defined]
-            for chunk in iter(lambda: source.read(_CHUNK), b""):
-                hasher.update(chunk)
-                out.write(chunk)
+    hasher = hashlib.sha256()
+    with open_atomic(target, "wb") as out, read() as source:  # type: ignore[attr-defined]
+        for chunk in iter(lambda: source.read(_CHUNK), b""):
+            hasher.update(chunk)
+            out.write(chunk)
         if hasher.hexdigest() != digest:
             raise DataMissingError(
                 f"{origin}: checksum mismatch for {target.name} (expected sha256 {digest}, "
                 f"got {hasher.hexdigest()}); not written"
             )
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def mirror_url(mirror: str, rel: str) -> str:
@@ -297,10 +288,9 @@ def fetch_pack(
             if isinstance(exc, DataMissingError):
                 raise
             raise DataMissingError(f"{url}: download failed ({exc}); {_FIX}") from exc
-    _write_text_atomic(dest / "SHA256SUMS", "".join(f"{d}  ./{r}\n" for r, d in sorted(expected.items())))
+    write_atomic(dest / "SHA256SUMS", "".join(f"{d}  ./{r}\n" for r, d in sorted(expected.items())))
     if source_dir is not None and (source_dir / "SOURCES.md").is_file():
-        shutil.copyfile(source_dir / "SOURCES.md", dest / ".SOURCES.md.part")
-        os.replace(dest / ".SOURCES.md.part", dest / "SOURCES.md")
+        write_atomic(dest / "SOURCES.md", (source_dir / "SOURCES.md").read_bytes())
     _VERIFIED.pop(dest, None)
     return dest
 
@@ -339,10 +329,3 @@ def ensure_pack(
     verify_pack(dest)
     return dest, True
 
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(tmp, path)

@@ -21,13 +21,14 @@ import dataclasses
 import json
 import os
 import shutil
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Mapping, Sequence
 
 import torch
+
+from kdlib.artifacts import staging_dir, swap_dir
 
 RANKER_CONFIG_FILE = "kdlib_ranker.json"
 HEAD_WEIGHTS_FILE = "ranker_head.safetensors"
@@ -267,15 +268,14 @@ class Ranker(torch.nn.Module):
         from safetensors.torch import save_file
 
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        staging = staging_dir(target)
         try:
             self._save_encoder(staging)
             self.tokenizer.save_pretrained(staging)
             head = {k: v.detach().contiguous().cpu() for k, v in self.head_state_dict().items()}
             save_file(head, str(staging / HEAD_WEIGHTS_FILE), metadata={"arch": self.arch})
             (staging / RANKER_CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
-            _replace_dir(staging, target)
+            swap_dir(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -296,17 +296,6 @@ class Ranker(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"arch={self.arch}, encoder={self.config.encoder!r}, options={dict(self.config.options)}"
-
-
-def _replace_dir(staging: Path, target: Path) -> None:
-    """Move ``staging`` to ``target``; an existing ``target`` is swapped out first, then deleted."""
-    if target.exists():
-        backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        os.replace(target, backup / "old")
-        os.replace(staging, target)
-        shutil.rmtree(backup, ignore_errors=True)
-    else:
-        os.replace(staging, target)
 
 
 def load_head(ranker: Ranker, path: Path) -> None:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
+
+from kdlib.artifacts import staging_dir, swap_dir
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -79,17 +80,12 @@ def _tiny_random_dir() -> Path:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(_TINY_SEED)
         model = BertModel(config)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{TINY_RANDOM}-", dir=target.parent))
+    staging = staging_dir(target)
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        try:
-            os.replace(staging, target)
-        except OSError:
-            # Another process finished first; its copy is identical (same seed).
-            if not (target / "model.safetensors").is_file():
-                raise
+        # Another process may have finished first; its copy is identical (same seed).
+        swap_dir(staging, target, keep_existing=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

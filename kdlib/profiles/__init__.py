@@ -413,12 +413,12 @@ def write(profile: Profile, path: str | os.PathLike) -> Path:
     Returns:
         ``path``.
     """
-    from kdlib.artifacts import write_text_atomic
+    from kdlib.artifacts import write_atomic
 
     values = profile.to_dict()
     values.pop("source", None)  # load() records where it read the file from
     path = Path(path)
-    write_text_atomic(path, yaml.safe_dump(values, sort_keys=False))
+    write_atomic(path, yaml.safe_dump(values, sort_keys=False))
     return path
 
 

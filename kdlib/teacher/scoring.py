@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import torch
 from tqdm import tqdm
 
+from kdlib.artifacts import open_atomic, write_json
 from kdlib.errors import KdlibError
 from kdlib.train.precision import autocast
 
@@ -86,9 +87,7 @@ def _resume_position(partial: Path, progress: Path) -> int:
 
 
 def _write_progress(progress: Path, lines: int, size: int) -> None:
-    tmp = progress.with_name(progress.name + ".tmp")
-    tmp.write_text(json.dumps({"lines": lines, "bytes": size}))
-    os.replace(tmp, progress)
+    write_json(progress, {"lines": lines, "bytes": size})
 
 
 def _score_block(
@@ -145,11 +144,9 @@ def merge_shards(out_path: str | os.PathLike, world_size: int) -> Path:
     missing = [str(s) for s in shards if not s.is_file()]
     if missing:
         raise KdlibError(f"cannot merge {out}: shards not complete: {missing}")
-    tmp = out.with_name(out.name + ".merge.tmp")
-    with open(tmp, "wb") as target:
+    with open_atomic(out, "wb") as target:
         for shard in shards:
             target.write(shard.read_bytes())
-    os.replace(tmp, out)
     for shard in shards:
         shard.unlink()
     return out

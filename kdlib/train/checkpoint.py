@@ -8,21 +8,20 @@ A checkpoint is a directory ``out_dir/checkpoint/`` with
 - ``state.json``: step, validation history, best score, early-stopping counter and the
   running log window (the data position is the step: batch order depends on it alone).
 
-It is written to a temporary sibling and swapped in with renames, so a kill at any point
+It is written to a temporary sibling and swapped in (:func:`kdlib.artifacts.swap_dir`), so a kill at any point
 (even ``kill -9``) leaves either the old or the new checkpoint complete.
 """
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from kdlib.artifacts import staging_dir, swap_dir
 
 CHECKPOINT = "checkpoint"
 DONE_MARKER = "DONE.json"
@@ -45,22 +44,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def atomic_replace_dir(tmp: Path, final: Path) -> None:
-    """Make directory ``tmp`` appear as ``final`` (replacing it) without a moment of neither."""
-    old = final.with_name(final.name + ".old")
-    if old.exists():
-        # A kill between the two renames below left only ``old``: it is the live copy.
-        if final.exists():
-            shutil.rmtree(old)
-        else:
-            os.replace(old, final)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old)
-
-
 def save_checkpoint(
     out_dir: Path,
     *,
@@ -70,16 +53,14 @@ def save_checkpoint(
     state: dict[str, Any],
 ) -> Path:
     """Write ``out_dir/checkpoint`` atomically; returns its path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".checkpoint-", dir=out_dir))
+    final = out_dir / CHECKPOINT
+    tmp = staging_dir(final)
     torch.save(model.state_dict(), tmp / "model.pt")
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
     torch.save(rng_state(), tmp / "rng.pt")
     (tmp / "state.json").write_text(json.dumps(state, indent=1))
-    final = out_dir / CHECKPOINT
-    atomic_replace_dir(tmp, final)
-    return final
+    return swap_dir(tmp, final)
 
 
 def find_checkpoint(out_dir: Path) -> Path | None:
@@ -100,19 +81,3 @@ def load_checkpoint(
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
     set_rng_state(torch.load(path / "rng.pt", weights_only=False))
     return json.loads((path / "state.json").read_text())
-
-
-def save_model_atomic(ranker: Any, final: Path) -> Path:
-    """``ranker.save_pretrained`` into a temporary directory, then swap it in as ``final``."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
-    ranker.save_pretrained(tmp)
-    atomic_replace_dir(tmp, final)
-    return final
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON via a temporary file and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)

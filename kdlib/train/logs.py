@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from kdlib.artifacts import write_atomic
+
 TRAIN_LOG = "train_log.jsonl"
 VALIDATION_LOG = "validation.jsonl"
 
@@ -34,6 +36,4 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 def truncate_after(path: Path, step: int) -> None:
     """Keep the rows of steps ``<= step`` (resuming from a checkpoint at ``step``)."""
     rows = [r for r in read_rows(path) if r.get("step", 0) <= step]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))

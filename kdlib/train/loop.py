@@ -31,6 +31,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from kdlib.artifacts import write_json
 from kdlib.profiles import TrainConfig
 from kdlib.train import checkpoint as ckpt
 from kdlib.train import distributed
@@ -219,8 +220,9 @@ def train(
     if stopped_by_session:
         return result
     if info.is_main:
-        result.final_dir = ckpt.save_model_atomic(ranker, out / "final")
-        ckpt.write_json_atomic(done, result.to_json())
+        ranker.save_pretrained(out / "final")  # swapped in atomically
+        result.final_dir = out / "final"
+        write_json(done, result.to_json())
         # The run is complete: the resumable state (weights + 2x optimiser moments) is dead weight.
         for name in (ckpt.CHECKPOINT, ckpt.CHECKPOINT + ".old"):
             shutil.rmtree(out / name, ignore_errors=True)
@@ -332,7 +334,7 @@ def _validate(
     if improved:
         state["best_score"], state["best_step"], state["bad_validations"] = score, step, 0
         if info.is_main:
-            ckpt.save_model_atomic(ranker, out / "best")
+            ranker.save_pretrained(out / "best")  # swapped in atomically
     else:
         state["bad_validations"] = state.get("bad_validations", 0) + 1
     row = {"step": step, "measure": validation.measure, "score": score, "best_score": state["best_score"],
