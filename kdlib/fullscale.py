@@ -5,8 +5,8 @@ the stages of :mod:`kdlib.experiments` and :mod:`kdlib.train.pipeline` hand over
 
 - training triples are the dataset's own (``data.train_triples: official``: MS MARCO's
   ``triples-small`` by id, :func:`official_triples`), their texts fetched in batches
-  (:func:`examples_from_triples`), never sampled from candidate lists the train split does
-  not load;
+  (:func:`official_examples`: held by id, texts fetched one batch at a time), never sampled
+  from candidate lists the train split does not load;
 - T1 and T2 are the published teacher files (``teacher.published_files``), fetched and
   checked on first use (:func:`published_file`), not runs of the dataset;
 - every final model is also evaluated on ``data.eval_datasets`` (MSMARCO-DEV: MRR@10 with
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from kdlib.errors import ConfigError
 from kdlib.profiles import Profile
@@ -39,7 +39,7 @@ def uses_official_triples(profile: Profile) -> bool:
     return profile.data.train_triples == "official"
 
 
-def official_triples(profile: Profile, train: Any) -> list:
+def iter_official_triples(profile: Profile, train: Any) -> Iterator[Any]:
     """The first ``data.max_train_triples`` official triples whose query is a training query.
 
     Streamed from the ``docpairs`` of every ``data.train`` dataset, in file order (the
@@ -49,17 +49,28 @@ def official_triples(profile: Profile, train: Any) -> list:
 
     streams = (iter_triples(name) for name in profile.data.train)
     kept = (t for t in itertools.chain.from_iterable(streams) if t.qid in train.queries)
-    triples = list(itertools.islice(kept, profile.data.max_train_triples))
+    return itertools.islice(kept, profile.data.max_train_triples)
+
+
+def official_triples(profile: Profile, train: Any) -> list:
+    """:func:`iter_official_triples` as a list (for the statistics of smaller runs).
+
+    Raises:
+        ConfigError: no official triple has a training query.
+    """
+    triples = list(iter_official_triples(profile, train))
     if not triples:
         raise ConfigError(f"no official triple of {list(profile.data.train)} has a training query")
     return triples
 
 
-def examples_from_triples(dataset: Any, triples: Iterable[Any]) -> list:
-    """Label-only training examples, passage texts fetched in batches (``get_many``)."""
-    from kdlib.data.teacher_stream import iter_triple_examples
+def official_examples(profile: Profile, train: Any):
+    """Label-only training examples of the official triples, held by id
+    (:class:`kdlib.train.id_examples.IdTripleExamples`): 16M triples take about 40 bytes each,
+    not their texts' gigabytes; the training loop fetches the texts of each batch."""
+    from kdlib.train.id_examples import IdTripleExamples
 
-    return list(iter_triple_examples(triples, dataset.queries, dataset.passages, strict=True))
+    return IdTripleExamples.from_triples(iter_official_triples(profile, train), train.queries, train.passages)
 
 
 def teacher_file_limit(profile: Profile) -> int | None:

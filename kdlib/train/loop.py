@@ -38,6 +38,7 @@ from kdlib.train import distributed
 from kdlib.train.batching import StepSchedule, make_collate
 from kdlib.train.errors import ExamplesError, NonFiniteLossError
 from kdlib.train.examples import TrainingExample
+from kdlib.train.id_examples import count_without_teacher, example_lengths
 from kdlib.train.logs import TRAIN_LOG, VALIDATION_LOG, append_row, read_rows, truncate_after
 from kdlib.train.optim import build_optimizer, build_scheduler
 from kdlib.train import precision as amp
@@ -67,7 +68,8 @@ def train(
             ``(2B,)`` scores, ``parameter_groups`` and ``save_pretrained``), built for
             training (dropout ``config.dropout``, eager attention).
         loss: a :mod:`kdlib.losses` loss, called as ``loss(student (B, 2), teacher (B, 2) | None)``.
-        examples: the training triples.
+        examples: the training triples: a list, or an
+            :class:`~kdlib.train.id_examples.IdTripleExamples` whose texts are fetched per batch.
         config: the loop's hyper-parameters.
         out_dir: run directory: ``train_log.jsonl``, ``validation.jsonl``, ``checkpoint/``,
             ``best/``, ``final/``, ``DONE.json``.
@@ -139,7 +141,7 @@ def train(
         model = DistributedDataParallel(ranker, device_ids=[info.device.index] if info.device.type == "cuda" else None)
 
     schedule = StepSchedule(
-        [ex.length() for ex in examples], config.batch_size, seed=config.seed, start_step=start_step,
+        example_lengths(examples), config.batch_size, seed=config.seed, start_step=start_step,
         max_steps=config.max_steps, grad_accum=config.grad_accum, rank=info.rank, world_size=info.world_size,
     )
     loader = DataLoader(
@@ -252,7 +254,7 @@ def _check_examples(examples: Sequence[TrainingExample], loss: Any, config: Trai
     if not examples:
         raise ExamplesError("no training examples")
     if getattr(loss, "requires_teacher", False):
-        missing = sum(not ex.has_teacher for ex in examples)
+        missing = count_without_teacher(examples)
         if missing:
             raise ExamplesError(
                 f"loss {getattr(loss, 'name', type(loss).__name__)} needs teacher scores; "

@@ -47,9 +47,14 @@ def _label_triples(profile: Profile, dataset: Any, qids: Sequence[str]) -> list:
     )
 
 
-def to_examples(dataset: Any, triples: Sequence[Any]) -> list[TrainingExample]:
-    """Label-only examples (no teacher scores) from id triples."""
+def to_examples(dataset: Any, triples: Sequence[Any]) -> Sequence[TrainingExample]:
+    """Label-only examples (no teacher scores) from id triples; held by id when the passages
+    come from a docs store (full scale), with their texts otherwise."""
     from kdlib.data.teacher_stream import fetch_texts
+    from kdlib.train.id_examples import IdTripleExamples, holds_texts_lazily
+
+    if holds_texts_lazily(dataset.passages):
+        return IdTripleExamples.from_triples(triples, dataset.queries, dataset.passages)
 
     # One batched look-up (a docs store's get_many at full scale), not one per passage.
     texts = fetch_texts(dataset.passages, {pid for t in triples for pid in (t.pos_pid, t.neg_pid)})
@@ -119,7 +124,7 @@ def label_examples(profile: Profile, split: str = "train") -> list[TrainingExamp
         raise ValueError(f"split must be train or validation (never test), got {split!r}")
     dataset = getattr(splits, split)
     if split == "train" and fullscale.uses_official_triples(profile):
-        return fullscale.examples_from_triples(dataset, fullscale.official_triples(profile, dataset))
+        return fullscale.official_examples(profile, dataset)
     return to_examples(dataset, _label_triples(profile, dataset, dataset.judged_qids()))
 
 
@@ -180,11 +185,19 @@ def train_student(
     loss = losses.get(loss_name)
     if teacher_scores is not None:
         from kdlib.teacher import read_examples_from_teacher_file
+        from kdlib.train.id_examples import IdTripleExamples, holds_texts_lazily
 
-        examples = read_examples_from_teacher_file(teacher_scores, _splits(profile).train,
-                                                   limit=fullscale.teacher_file_limit(profile))
+        train_split = _splits(profile).train
+        limit = fullscale.teacher_file_limit(profile)
+        if holds_texts_lazily(train_split.passages):  # full scale: up to 40M lines, held by id
+            examples = IdTripleExamples.from_teacher_file(teacher_scores, train_split.queries, train_split.passages,
+                                                          limit=limit)
+        else:
+            examples = read_examples_from_teacher_file(teacher_scores, train_split, limit=limit)
     elif getattr(loss, "requires_teacher", False):
         raise ConfigError(f"loss {loss_name!r} needs teacher scores: pass --teacher-scores FILE")
+    elif fullscale.uses_official_triples(profile):  # streamed into id arrays, never a list of 16M
+        examples = fullscale.official_examples(profile, _splits(profile).train)
     else:
         dataset, triples = student_triples(profile)
         examples = to_examples(dataset, triples)
