@@ -123,3 +123,23 @@ def test_teacher_file_back_to_examples(tmp_path, caplog):
     assert "1 of" in caplog.text and "999" in caplog.text
     with pytest.raises(FormatError, match=r"t.tsv:\d+"):
         read_examples_from_teacher_file(path, data, strict=True)
+
+
+def test_teacher_ranking_is_built_like_the_teacher_files():
+    """Re-ranking candidate lists with a published setting uses the same imputation,
+    normalisation and mean as the teacher files: on the pairs of a triple pool, the two agree."""
+    from kdlib.teacher.published import published_teacher_ranking
+
+    data = _published_dataset()
+    triples = [Triple("1", "a", "b"), Triple("2", "d", "e")]
+    # The candidate lists hold exactly the triples' pairs, so both standardise over the same scores.
+    lists = {"1": ["a", "b"], "2": ["d", "e"]}
+    files = published_teacher_scores(data, triples, ["small", "large"], scale=4.0)
+    ranking = published_teacher_ranking(data, lists, ["small", "large"], scale=4.0)
+    for record in files:
+        assert ranking[record.qid][record.pos_pid] == pytest.approx(record.pos_score)
+        assert ranking[record.qid][record.neg_pid] == pytest.approx(record.neg_score)
+    raw = published_teacher_ranking(data, lists, ["large"], normalisation="none")
+    assert raw["1"]["b"] == 10.0  # outside the run: query 1's minimum
+    with pytest.raises(KdlibError, match="unknown normalisation"):
+        published_teacher_ranking(data, lists, ["large"], normalisation="minmax")

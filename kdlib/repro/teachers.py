@@ -155,38 +155,15 @@ def teacher_coverage(profile: Profile) -> pd.DataFrame:
 
 
 def published_teacher_run(profile: Profile, teacher: str | TeacherSetting, dataset=None) -> dict[str, dict[str, float]]:
-    """A published teacher setting (T1 or T2) re-ranking the test candidates.
-
-    The same construction as the teacher files: a candidate absent from a member's run gets
-    that member's minimum score for the query; with ``zscore`` each member is standardised
-    over all candidate scores of the dataset, and T2 is the members' mean.
-    """
-    import numpy as np
-
+    """A published teacher setting (T1 or T2) re-ranking the test candidates, built as its
+    teacher files are (:func:`kdlib.teacher.published.published_teacher_ranking`)."""
     from kdlib.rerank import candidate_lists
+    from kdlib.teacher.published import published_teacher_ranking
 
     dataset = dataset if dataset is not None else splits(profile).test
     lists, _ = candidate_lists(dataset, candidates=profile.data.candidates, depth=profile.data.rerank_depth)
-    members = setting(profile, teacher).members
-    total: dict[tuple[str, str], float] = {}
-    for member in members:
-        run = dataset.runs[member]
-        pairs, values = [], []
-        for qid, pids in lists.items():
-            ranked = run.get(qid, {})
-            floor = min(ranked.values()) if ranked else 0.0
-            for pid in pids:
-                pairs.append((qid, pid))
-                values.append(ranked.get(pid, floor))
-        array = np.asarray(values, dtype=float)
-        if profile.teacher.normalisation == "zscore" and array.std() > 0:
-            array = (array - array.mean()) / array.std() * profile.teacher.scale
-        for pair, value in zip(pairs, array):
-            total[pair] = total.get(pair, 0.0) + float(value) / len(members)
-    out: dict[str, dict[str, float]] = {}
-    for (qid, pid), value in total.items():
-        out.setdefault(qid, {})[pid] = value
-    return out
+    return published_teacher_ranking(dataset, lists, setting(profile, teacher).members,
+                                     normalisation=profile.teacher.normalisation, scale=profile.teacher.scale)
 
 
 def score_ranges(profile: Profile) -> pd.DataFrame:

@@ -18,7 +18,7 @@ spread, and so the size of the margins Margin-MSE regresses on.
 from __future__ import annotations
 
 import logging
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -43,34 +43,64 @@ class MemberScores(NamedTuple):
     pairs: int
 
 
+def impute_pairs(run: Mapping[str, Mapping[str, float]], pairs: Sequence[tuple[str, str]],
+                 member: str) -> tuple[np.ndarray, int]:
+    """``member``'s scores of ``(qid, pid)`` pairs from its run, an absent pair given the
+    query's minimum score (module docstring); returns the scores and how many were imputed.
+
+    Raises:
+        KdlibError: the run lacks a query of the pairs.
+    """
+    missing = sorted({qid for qid, _ in pairs if not run.get(qid)})
+    if missing:
+        raise KdlibError(
+            f"published teacher {member!r} has no scores for {len(missing)} queries "
+            f"(e.g. {missing[:5]}); restrict the triples to the queries it covers"
+        )
+    floor = {qid: min(run[qid].values()) for qid in {qid for qid, _ in pairs}}
+    values = np.empty(len(pairs))
+    imputed = 0
+    for i, (qid, pid) in enumerate(pairs):
+        score = run[qid].get(pid)
+        if score is None:
+            score = floor[qid]
+            imputed += 1
+        values[i] = score
+    return values, imputed
+
+
+def normalise(values: np.ndarray, member: str, normalisation: str, scale: float) -> np.ndarray:
+    """``zscore``: ``(s - mean) / std * scale`` over all of a member's scores; ``none``: as is.
+
+    Raises:
+        KdlibError: an unknown normalisation, or all scores equal (nothing to standardise).
+    """
+    if normalisation == "none":
+        return values
+    if normalisation != "zscore":
+        raise KdlibError(f"unknown normalisation {normalisation!r}: expected zscore or none")
+    std = values.std()
+    if not std > 0:
+        raise KdlibError(f"published teacher {member!r}: all scores equal, cannot z-normalise")
+    return (values - values.mean()) / std * scale
+
+
 def member_scores(dataset: Any, triples: Sequence[Any], member: str) -> MemberScores:
     """Scores of ``member``'s run for every triple, imputing absent pairs (module docstring).
 
     Raises:
         KdlibError: the dataset has no run ``member``, or the run lacks a triple's query.
     """
+    run = _run(dataset, member)
+    pairs = [(t.qid, t.pos_pid) for t in triples] + [(t.qid, t.neg_pid) for t in triples]
+    values, imputed = impute_pairs(run, pairs, member)
+    return MemberScores(values[:len(triples)], values[len(triples):], imputed, len(pairs))
+
+
+def _run(dataset: Any, member: str) -> Mapping[str, Mapping[str, float]]:
     if member not in dataset.runs:
         raise KdlibError(f"no published run {member!r} in {dataset.name}; has {sorted(dataset.runs)}")
-    run = dataset.runs[member]
-    missing = sorted({t.qid for t in triples if not run.get(t.qid)})
-    if missing:
-        raise KdlibError(
-            f"published teacher {member!r} has no scores for {len(missing)} queries of the triples "
-            f"(e.g. {missing[:5]}); restrict the triples to the queries it covers"
-        )
-    floor = {qid: min(run[qid].values()) for qid in {t.qid for t in triples}}
-    imputed = 0
-    pos = np.empty(len(triples))
-    neg = np.empty(len(triples))
-    for i, t in enumerate(triples):
-        ranked = run[t.qid]
-        for target, pid in ((pos, t.pos_pid), (neg, t.neg_pid)):
-            score = ranked.get(pid)
-            if score is None:
-                score = floor[t.qid]
-                imputed += 1
-            target[i] = score
-    return MemberScores(pos, neg, imputed, 2 * len(triples))
+    return dataset.runs[member]
 
 
 def published_teacher_scores(
@@ -98,24 +128,44 @@ def published_teacher_scores(
 
     if not members:
         raise KdlibError("published_teacher_scores needs at least one member run")
-    if normalisation not in ("zscore", "none"):
-        raise KdlibError(f"unknown normalisation {normalisation!r}: expected zscore or none")
     total_pos = np.zeros(len(triples))
     total_neg = np.zeros(len(triples))
     for member in members:
         scores = member_scores(dataset, triples, member)
         log.info("published teacher %s: %d of %d pairs imputed with the query's minimum score",
                  member, scores.imputed, scores.pairs)
-        pos, neg = scores.pos, scores.neg
-        if normalisation == "zscore":
-            both = np.concatenate([pos, neg])
-            std = both.std()
-            if not std > 0:
-                raise KdlibError(f"published teacher {member!r}: all scores equal, cannot z-normalise")
-            pos = (pos - both.mean()) / std * scale
-            neg = (neg - both.mean()) / std * scale
-        total_pos += pos
-        total_neg += neg
+        # Positives and negatives share one standardisation (the pair's margin keeps its meaning).
+        both = normalise(np.concatenate([scores.pos, scores.neg]), member, normalisation, scale)
+        total_pos += both[:len(triples)]
+        total_neg += both[len(triples):]
     k = len(members)
     return [TeacherScore(float(p / k), float(n / k), t.qid, t.pos_pid, t.neg_pid)
             for p, n, t in zip(total_pos, total_neg, triples)]
+
+
+def published_teacher_ranking(
+    dataset: Any,
+    candidates: Mapping[str, Sequence[str]],
+    members: Sequence[str],
+    *,
+    normalisation: str = "zscore",
+    scale: float = 4.0,
+) -> dict[str, dict[str, float]]:
+    """A teacher setting re-ranking candidate lists: the same construction as
+    :func:`published_teacher_scores` (imputation, per-member normalisation over all the
+    scores it is given, mean over members), applied to ``qid -> [pid, ...]``.
+
+    Returns:
+        A run ``qid -> pid -> score``.
+    """
+    if not members:
+        raise KdlibError("published_teacher_ranking needs at least one member run")
+    pairs = [(qid, pid) for qid, pids in candidates.items() for pid in pids]
+    total = np.zeros(len(pairs))
+    for member in members:
+        values, _ = impute_pairs(_run(dataset, member), pairs, member)
+        total += normalise(values, member, normalisation, scale) / len(members)
+    out: dict[str, dict[str, float]] = {}
+    for (qid, pid), value in zip(pairs, total):
+        out.setdefault(qid, {})[pid] = float(value)
+    return out
