@@ -24,11 +24,10 @@ from typing import Any, Sequence
 from kdlib import fullscale
 from kdlib.errors import ConfigError
 from kdlib.profiles import Profile
+from kdlib.repro.settings import OWN_MEMBER as OWN_TEACHER  # the one name of "our own teacher"
 from kdlib.train.examples import TrainingExample
 from kdlib.train.result import TrainResult
 from kdlib.train.validation import Validation
-
-OWN_TEACHER = "own"
 
 
 def _splits(profile: Profile):
