@@ -11,18 +11,21 @@ batch size and the same truncation (query 30, passage 128 word pieces):
   sentence-transformers' ``CrossEncoder`` wraps, in the same bare loop.
 
 Each peer runs twice: in its **default** precision (fp32, dropout 0.1 as configured) and in
-**the same precision as kdlib** (bf16 autocast, dropout 0, the faster of eager and sdpa
-attention): the ratio that matters is against the second, a peer given its best settings.
+**the same precision as kdlib** (kdlib's autocast, bf16 unless ``--precision`` says otherwise,
+dropout 0, the faster of eager and sdpa attention): the ratio that matters is against the
+second, a peer given its best settings.
 
 FLOPs are counted from the padded shapes each loop actually saw, forward + backward =
 3 x forward: ``6 * N * T + 12 * L * d * sum(s^2)`` (``N`` non-embedding parameters, ``T``
 tokens, ``L`` layers, ``d`` width, ``s`` each padded sequence length). MFU divides them by the
-best bf16 matmul rate of several square sizes, measured in the same run on the same threads.
+best matmul rate of several square sizes in kdlib's precision (bf16 unless ``--precision``
+says otherwise), measured in the same run on the same threads.
 
 Every figure is printed once as a ``RESULT`` line (``name key=value ...``) for tables and CI logs.
 
 Run: ``.venv/bin/python benchmarks/bench_train.py [--steps 10] [--batch-size 16]
-[--encoders minilm:6 minilm:3 splade-tiny]`` (CPU or CUDA, detected).
+[--encoders minilm:6 splade-tiny random:6:768] [--precision auto|bf16|fp16|fp32]``
+(CPU or CUDA, detected).
 """
 from __future__ import annotations
 
@@ -53,12 +56,31 @@ class Shape:
 
     @classmethod
     def parse(cls, text: str) -> "Shape":
+        """``minilm[:LAYERS]``, ``splade-tiny``, a directory, or ``random:LAYERS:WIDTH`` (a BERT with
+        random weights, e.g. ``random:6:768`` for DistilBERT's shape, built offline)."""
+        if text.startswith("random:"):
+            _, layers, width = text.split(":")
+            return cls(f"random-L{layers}-H{width}", random_encoder(int(layers), int(width)), int(layers))
         alias, _, layers = text.partition(":")
         path = encoder_path(alias)
         from transformers import AutoConfig
 
         total = AutoConfig.from_pretrained(path).num_hidden_layers
         return cls(f"{alias}-L{int(layers or total)}", path, int(layers or total))
+
+
+def random_encoder(layers: int, width: int) -> str:
+    """A BERT of the given shape with random weights and MiniLM's tokenizer, saved once to a
+    temporary directory (throughput does not depend on the weights)."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    out = Path(tempfile.gettempdir()) / f"kdlib-bench-bert-L{layers}-H{width}"
+    if not (out / "config.json").is_file():
+        config = BertConfig(hidden_size=width, num_hidden_layers=layers, num_attention_heads=width // 64,
+                            intermediate_size=4 * width, vocab_size=30522)
+        BertModel(config).save_pretrained(out)
+        AutoTokenizer.from_pretrained(encoder_path("minilm")).save_pretrained(out)
+    return str(out)
 
 
 def teacher_scores(triples):
@@ -75,7 +97,8 @@ def padded_shapes(features: dict) -> list[tuple[int, int]]:
     return [tuple(v.shape) for k, v in features.items() if k.endswith("input_ids")]
 
 
-def bench_kdlib(arch: str, shape: Shape, triples, scores, steps: int, batch_size: int, dev) -> dict:
+def bench_kdlib(arch: str, shape: Shape, triples, scores, steps: int, batch_size: int, dev,
+                precision: str = "auto") -> dict:
     from kdlib import losses, models
     from kdlib.profiles import TrainConfig
     from kdlib.train import TrainingExample, train
@@ -85,7 +108,7 @@ def bench_kdlib(arch: str, shape: Shape, triples, scores, steps: int, batch_size
                           passage_max_len=PASSAGE_LEN, dropout=0.0, attn_implementation="eager")
     examples = [TrainingExample(q, p, n, s[0], s[1]) for (q, p, n), s in zip(triples, scores)]
     config = TrainConfig(batch_size=batch_size, learning_rate=1e-5, max_steps=steps, warmup_steps=1,
-                         log_every=steps, checkpoint_every=0, eval_every=0)
+                         log_every=steps, checkpoint_every=0, eval_every=0, precision=precision)
     # FLOPs of exactly the batches the loop will see (same bucketing, same padding).
     schedule = StepSchedule([e.length() for e in examples], batch_size, seed=config.seed, start_step=0,
                             max_steps=steps)
@@ -110,12 +133,13 @@ def _config_kwargs(same_precision: bool, attn: str) -> tuple[dict, dict]:
     return config, model
 
 
-def _autocast(dev, same_precision: bool):
-    if not same_precision:
+def _autocast(dev, precision: str | None):
+    """kdlib's autocast in ``precision`` (``None``: the peer's default, no autocast)."""
+    if precision is None or precision == "fp32":
         return contextlib.nullcontext()
     from kdlib.train.precision import autocast
 
-    return autocast(dev)
+    return autocast(dev, precision=precision)
 
 
 def _timed_loop(step_fn, steps: int, dev) -> float:
@@ -128,12 +152,12 @@ def _timed_loop(step_fn, steps: int, dev) -> float:
     return times[-1] - times[0]
 
 
-def bench_st_biencoder(shape: Shape, triples, scores, steps, batch_size, dev, *, same_precision: bool,
+def bench_st_biencoder(shape: Shape, triples, scores, steps, batch_size, dev, *, precision: str | None,
                        attn: str = "eager") -> float:
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer import losses
 
-    config_kwargs, model_kwargs = _config_kwargs(same_precision, attn)
+    config_kwargs, model_kwargs = _config_kwargs(precision is not None, attn)
     model = SentenceTransformer(shape.path, device=str(dev), config_kwargs=config_kwargs, model_kwargs=model_kwargs)
     encoder = model[0].auto_model
     encoder.encoder.layer = encoder.encoder.layer[:shape.layers]
@@ -151,7 +175,7 @@ def bench_st_biencoder(shape: Shape, triples, scores, steps, batch_size, dev, *,
             texts = [t[column] for t in chunk]
             feats = model.preprocess(texts) if hasattr(model, "preprocess") else model.tokenize(texts)
             features.append({k: v.to(dev) for k, v in feats.items() if torch.is_tensor(v)})
-        with _autocast(dev, same_precision):
+        with _autocast(dev, precision):
             value = loss(features, labels)
         value.backward()
         optimizer.step()
@@ -160,11 +184,11 @@ def bench_st_biencoder(shape: Shape, triples, scores, steps, batch_size, dev, *,
     return (steps - 1) * batch_size / _timed_loop(step, steps, dev)
 
 
-def bench_hf_crossencoder(shape: Shape, triples, scores, steps, batch_size, dev, *, same_precision: bool,
+def bench_hf_crossencoder(shape: Shape, triples, scores, steps, batch_size, dev, *, precision: str | None,
                           attn: str = "eager") -> float:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    config_kwargs, model_kwargs = _config_kwargs(same_precision, attn)
+    config_kwargs, model_kwargs = _config_kwargs(precision is not None, attn)
     model = AutoModelForSequenceClassification.from_pretrained(
         shape.path, num_labels=1, num_hidden_layers=shape.layers, **config_kwargs, **model_kwargs).to(dev)
     tokenizer = AutoTokenizer.from_pretrained(shape.path)
@@ -178,7 +202,7 @@ def bench_hf_crossencoder(shape: Shape, triples, scores, steps, batch_size, dev,
         passages = [p for t in chunk for p in (t[1], t[2])]
         feats = tokenizer(queries, passages, truncation="only_second", max_length=QUERY_LEN + PASSAGE_LEN,
                           padding=True, return_tensors="pt").to(dev)
-        with _autocast(dev, same_precision):
+        with _autocast(dev, precision):
             logits = model(**feats).logits.float().view(-1, 2)
         value = torch.nn.functional.mse_loss(logits[:, 0] - logits[:, 1], target)
         value.backward()
@@ -200,25 +224,34 @@ def main() -> None:
                         help="ALIAS[:LAYERS]: minilm, splade-tiny or a directory")
     parser.add_argument("--archs", nargs="+", default=["bert_dot", "bert_cat"], choices=sorted(PEERS))
     parser.add_argument("--no-peer", action="store_true", help="kdlib only (e.g. where sentence-transformers is absent)")
+    parser.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
+                        help="kdlib's training precision; the same-precision peer runs the same autocast "
+                             "(fp16 without a gradient scaler: throughput only)")
     args = parser.parse_args()
     dev = device()
     print(f"machine: {machine(dev)}, torch threads: {torch.get_num_threads()}")
     peak_bf16 = matmul_peak(dev, torch.bfloat16)
     peak_fp32 = matmul_peak(dev, torch.float32)
-    result_line("matmul_peak", device=dev.type, bf16_tflops=peak_bf16 / 1e12, fp32_tflops=peak_fp32 / 1e12)
+    peak_fp16 = matmul_peak(dev, torch.float16) if dev.type == "cuda" else float("nan")
+    result_line("matmul_peak", device=dev.type, bf16_tflops=peak_bf16 / 1e12, fp32_tflops=peak_fp32 / 1e12,
+                fp16_tflops=peak_fp16 / 1e12)
+    from kdlib.train.precision import resolve_precision
+
+    resolved = resolve_precision(args.precision, dev)
     triples = real_triples(args.steps * args.batch_size)
     scores = teacher_scores(triples)
     for spec in args.encoders:
         shape = Shape.parse(spec)
         for arch in args.archs:
-            ours = bench_kdlib(arch, shape, triples, scores, args.steps, args.batch_size, dev)
-            figures = {"encoder": shape.name, "batch": args.batch_size,
+            ours = bench_kdlib(arch, shape, triples, scores, args.steps, args.batch_size, dev, args.precision)
+            peak = {"fp32": peak_fp32, "fp16": peak_fp16}.get(resolved, peak_bf16)
+            figures = {"encoder": shape.name, "batch": args.batch_size, "precision": resolved,
                        "kdlib_triples_per_s": ours["triples_per_s"], "kdlib_tflops": ours["flops_per_s"] / 1e12,
-                       "mfu_bf16": ours["flops_per_s"] / peak_bf16}
+                       "mfu": ours["flops_per_s"] / peak}
             if not args.no_peer:
                 peer_name, peer = PEERS[arch]
-                default = peer(shape, triples, scores, args.steps, args.batch_size, dev, same_precision=False)
-                same = max(peer(shape, triples, scores, args.steps, args.batch_size, dev, same_precision=True, attn=a)
+                default = peer(shape, triples, scores, args.steps, args.batch_size, dev, precision=None)
+                same = max(peer(shape, triples, scores, args.steps, args.batch_size, dev, precision=resolved, attn=a)
                            for a in ("eager", "sdpa"))
                 figures.update(peer=peer_name, peer_default_triples_per_s=default,
                                peer_same_precision_triples_per_s=same,
