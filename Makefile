@@ -5,7 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kdlib-installed
 PROFILE ?= embedded
-JOBS    ?= 1
+# Two notebooks of the distillation phase at a time, one thread each: small students leave a
+# core idle otherwise (`kdlib book --jobs`; set JOBS=1 for one at a time).
+JOBS    ?= 2
 # Extra arguments of `kdlib book`, e.g. BOOK_ARGS="--only 01_data --no-build".
 BOOK_ARGS ?=
 
