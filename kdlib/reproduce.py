@@ -18,9 +18,11 @@ from kdlib.repro.settings import BM25_ARCH, TEACHER_ARCH, UNTRAINED
 
 EXPECTED_DIR = Path(__file__).with_name("expected")
 KEY = ["dataset", "arch", "teacher", "loss", "measure"]
-#: Absolute tolerance per measure (the default for any other). A CPU's bf16 kernels may round
-#: differently on another processor; a real change of method moves values by far more.
-TOLERANCES: Mapping[str, float] = {"nDCG@10": 0.01, "RR(rel=2)@10": 0.02}
+#: Absolute tolerance per measure (the default for any other). Summation order alone (another
+#: processor's bf16 kernels, or one training thread instead of two) moved the embedded book's
+#: values by up to .011 nDCG@10 and .056 RR(rel=2)@10 (book/method.md, "How much a rerun moves
+#: a number"); a real change of method moves them by more.
+TOLERANCES: Mapping[str, float] = {"nDCG@10": 0.02, "RR(rel=2)@10": 0.06}
 DEFAULT_TOLERANCE = 0.01
 
 

@@ -253,3 +253,16 @@ def test_distilbert_encoders(tiny_distilbert):
     torch.manual_seed(1)
     prett = build("prett", tiny_distilbert, query_max_len=12, passage_max_len=24, split_layer=0)
     torch.testing.assert_close(prett.score(QUERIES, PASSAGES), scores["bert_cat"], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["bert_cat", "prett", "tk"])
+def test_length_sorted_scoring_returns_scores_in_input_order(arch):
+    """``Ranker.score`` batches pairs by length but returns them in the caller's order."""
+    ranker = build(arch, "tiny-random", query_max_len=12, passage_max_len=24, dropout=0.0)
+    queries = ["short", "a much longer query with words", "mid query", "q"]
+    passages = ["tiny", "x " * 20, "a passage of middling size here", "one two three four five six"]
+    together = ranker.score(queries, passages, batch_size=3)
+    alone = torch.cat([ranker.score([q], [p], batch_size=1) for q, p in zip(queries, passages)])
+    assert together.shape == (4,)
+    assert torch.allclose(together, alone, atol=1e-5)
+    assert ranker.score([], [], batch_size=3).shape == (0,)
