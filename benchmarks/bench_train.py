@@ -143,7 +143,7 @@ def _autocast(dev, precision: str | None):
 
 
 def _timed_loop(step_fn, steps: int, dev) -> float:
-    """Triples/s... of ``step_fn(step)`` over ``steps`` steps, the first one excluded (warm-up)."""
+    """Seconds that steps 2..``steps`` of ``step_fn(step)`` take (the first is warm-up, not timed)."""
     times = []
     for step in range(steps):
         step_fn(step)

@@ -217,7 +217,8 @@ def verdict_of(number: int, comparisons: Sequence[Comparison], context: str = ""
     p_value = max(c.p_value for c in comparisons)
     if all(c.significant for c in comparisons):
         return _check(number, "holds", p_value, f"{prefix}{details}. {rule}.")
-    needed = max((c.queries_needed for c in comparisons if not c.significant and c.queries_needed), default=None)
+    figures = [c.queries_needed for c in comparisons if not c.significant]
+    needed = max((n for n in figures if n), default=None)
     power = (f" If each observed difference were the true one, an {POWER:.0%}-power test of the weakest would "
              f"need about {needed} test queries." if needed else "")
     return _check(number, "holds in direction, not significant", p_value, f"{prefix}{details}. {rule}.{power}",

@@ -39,7 +39,7 @@ def _downloads(profile: Profile, log: Log) -> None:
 def dry_run(profile: Profile, log: Log = print) -> float:
     """Print the downloads and the stages of ``profile`` with GPU-hour estimates; returns the total."""
     from kdlib import estimate
-    from kdlib.runner import matrix_runs
+    from kdlib.repro.matrix import matrix_runs
 
     table = estimate.flops_table()
     estimator = estimate.Estimator(profile, table)

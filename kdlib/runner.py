@@ -26,7 +26,6 @@ from kdlib.artifacts import REPO_ROOT, write_atomic
 from kdlib.errors import KdlibError
 from kdlib.profiles import PROFILE_DIR, Profile
 from kdlib.repro.matrix import cells, matrix_runs  # noqa: F401 (matrix_runs: kept for callers)
-from kdlib.repro.settings import setting
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 GENERATED_DIR = REPO_ROOT / "book" / "generated"

@@ -38,6 +38,7 @@ FORMAT_VERSION = 1
 #: Distinct (text, max_len) entries :meth:`Ranker.word_pieces` keeps before starting afresh.
 WORD_PIECE_MEMO_SIZE = 200_000
 
+
 @dataclass(frozen=True)
 class RankerConfig:
     """Everything needed to rebuild a ranker (saved as ``kdlib_ranker.json``).
