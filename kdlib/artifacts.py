@@ -39,7 +39,7 @@ def key_hash(key: Mapping[str, Any]) -> str:
 #: Modules that only present results (tables, figures, verdicts, the book and the command
 #: line): changing them never changes what a stage computes, so they are not fingerprinted.
 _PRESENTATION = ("plots.py", "claims.py", "reproduce.py", "runner.py", "cli.py", "bookext.py", "paper.py",
-                 "export.py", "experiments.py", "commands", "repro/report.py")
+                 "export.py", "experiments.py", "commands", "repro/report.py", "repro/trial.py")
 _FINGERPRINT: list[str] = []
 
 

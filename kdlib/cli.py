@@ -1,4 +1,4 @@
-"""The ``kdlib`` command line: ``kdlib data|eval|train|score|rerank|export|book|check``.
+"""The ``kdlib`` command line: ``kdlib data|eval|train|score|rerank|export|book|check|trial``.
 
 Each sub-command lives in its own module under :mod:`kdlib.commands` with two functions,
 ``configure(parser)`` and ``run(args) -> int``; they are imported only when used, so that
@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "rerank": "write a TREC run of a model (directory or hub id) re-ranking a candidate set",
     "book": "execute the notebooks with papermill and build the Jupyter Book",
     "check": "compare a profile's results.csv with the committed expected values",
+    "trial": "try a setting on one student cell: validation curve and fit beside BM25 and T2",
 }
 
 # File-system errors that come from what the user typed (a path), reported in one line.

@@ -379,3 +379,45 @@ def metric_bars(results_df: pd.DataFrame, measure: str, *, reference: Mapping[st
     ax.set_title(f"{measure} per architecture and teacher")
     _legend(ax, "teacher")
     return fig
+
+
+def fit_against_test(table: pd.DataFrame, *, fit_reference: Mapping[str, float],
+                     test_reference: Mapping[str, float], measure: str = "nDCG@10") -> Figure:
+    """Each trained student's fit (its own training queries) against its test score.
+
+    A point far right of the test reference line's height has memorised its training queries;
+    a point at the left has not learned what it was shown (see :mod:`kdlib.repro.fit`).
+
+    Args:
+        table: one row per trained cell, columns ``arch``, ``teacher``, ``fit`` and ``test``.
+        fit_reference: vertical lines at what others score on the training queries, by label
+            (e.g. ``{"BM25": .48, "T2": .68}``).
+        test_reference: horizontal lines on the test set, by label (e.g. ``{"BM25": .506}``).
+        measure: the measure both axes show (for the labels).
+
+    Returns:
+        A one-panel scatter figure, architectures by marker, teacher settings by colour.
+    """
+    import seaborn as sns
+
+    _require_columns(table, ("arch", "teacher", "fit", "test"), "fit_against_test")
+    if table.empty:
+        raise ValueError("fit_against_test: no rows")
+    teachers = list(dict.fromkeys(table["teacher"]))
+    hue_order = [t for t in TEACHER_ORDER if t in teachers] + [t for t in teachers if t not in TEACHER_ORDER]
+    fig, (ax,) = _figure(1, width=7.5, height=5.0)
+    with _quiet_seaborn():
+        sns.scatterplot(data=table, x="fit", y="test", hue="teacher", hue_order=hue_order, style="arch", s=70, ax=ax)
+    for label, value in fit_reference.items():
+        ax.axvline(value, color="0.45", linestyle=":", linewidth=1.0)
+        ax.annotate(f"{label} {value:.3f}", (value, 0.0), xycoords=("data", "axes fraction"), xytext=(3, 4),
+                    textcoords="offset points", rotation=90, fontsize="x-small", color="0.3")
+    for label, value in test_reference.items():
+        ax.axhline(value, color="0.3", linestyle="--", linewidth=1.0)
+        ax.annotate(f"{label} {value:.3f} (test)", (0.0, value), xycoords=("axes fraction", "data"), xytext=(4, 3),
+                    textcoords="offset points", fontsize="x-small", color="0.3")
+    ax.set_xlabel(f"fit: {measure} on its own training queries")
+    ax.set_ylabel(f"{measure} on the test queries")
+    ax.set_title("Learned what it was shown (x) against what carries over (y)")
+    _legend(ax)
+    return fig

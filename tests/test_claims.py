@@ -94,6 +94,21 @@ def test_claim3_and_4(student, expected):
     assert "7B RepLLaMA" in checks[4].evidence
 
 
+def test_claim3_on_trec_dl_19_checks_only_the_students_the_paper_reports_a_t2_gain_for():
+    from kdlib import paper
+
+    # The quoted Figure 1: on TREC-DL'19 PreTT (.748 -> .737) and TK (.669 -> .666) lose with T2.
+    archs = ["bert_cat", "bert_dot", "colbert", "prett", "tk"]
+    assert paper.t2_beats_t1_on_dl19(archs) == ("bert_cat", "bert_dot", "colbert")
+    per_query = {(a, "T1", "margin_mse"): series(0.5) for a in ("a", "b")}
+    per_query.update({("a", "T2", "margin_mse"): series(0.7), ("b", "T2", "margin_mse"): series(0.3)})
+    everyone = by_number(check_claims(per_query, archs=["a", "b"]))[3]
+    assert everyone.verdict == "does not hold" and "Against the claim: b" in everyone.evidence
+    scoped = by_number(check_claims(per_query, archs=["a", "b"], claim3_archs=("a",)))[3]
+    assert scoped.verdict == "holds"
+    assert "only for a (not b)" in scoped.evidence and "b:" not in scoped.evidence
+
+
 def test_claim4_not_tested_without_own_teacher():
     per_query = {("colbert", "T2", "margin_mse"): series(0.7)}
     assert by_number(check_claims(per_query, archs=["colbert"]))[4].verdict == "not tested"

@@ -124,3 +124,20 @@ def test_metric_bars(layout):
     assert any("BM25 0.450" in t.get_text() for t in fig.get_axes()[0].texts)
     with pytest.raises(ValueError, match="MRR"):
         plots.metric_bars(df, "MRR@10")
+
+
+def test_fit_against_test_marks_each_student_and_the_reference_lines():
+    table = pd.DataFrame({"arch": ["bert_cat", "bert_cat", "colbert", "colbert"],
+                          "teacher": ["baseline", "T2", "baseline", "T2"],
+                          "fit": [0.67, 0.48, 0.60, 0.66], "test": [0.26, 0.31, 0.52, 0.64]})
+    fig = plots.fit_against_test(table, fit_reference={"BM25": 0.48, "T2": 0.68}, test_reference={"BM25": 0.506})
+    _assert_labelled(fig)
+    (ax,) = fig.get_axes()
+    points = np.concatenate([c.get_offsets() for c in ax.collections])
+    assert sorted(map(tuple, points.tolist())) == sorted(zip(table["fit"], table["test"]))
+    lines = [(list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines() if len(line.get_xdata()) == 2]
+    vertical = sorted(x[0] for x, _ in lines if x[0] == x[1])
+    horizontal = [y[0] for _, y in lines if y[0] == y[1]]
+    assert vertical == [0.48, 0.68] and horizontal == [0.506]
+    with pytest.raises(ValueError, match="columns|fit"):
+        plots.fit_against_test(table.drop(columns="fit"), fit_reference={}, test_reference={})

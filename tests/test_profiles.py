@@ -57,6 +57,17 @@ def test_parse_override_reads_yaml_values():
         profiles.parse_override("train.max_steps")
 
 
+def test_a_float_written_without_a_dot_is_a_number_and_a_word_is_an_error(tmp_path):
+    # PyYAML (YAML 1.1) reads 3e-5 as the string "3e-5": it must still reach torch as a float.
+    tried = profiles.apply_overrides(profiles.load("tiny"), ["train.learning_rate=3e-5", "teacher.scale=2"])
+    assert tried.train.learning_rate == 3e-5 and isinstance(tried.teacher.scale, float)
+    written = tmp_path / "lr.yaml"
+    written.write_text("train:\n  learning_rate: 1e-4\n")
+    assert profiles.load(written).train.learning_rate == 1e-4
+    with pytest.raises(ConfigError, match=r"train.learning_rate: expected a number, got 'fast'"):
+        profiles.apply_overrides(profiles.load("tiny"), ["train.learning_rate=fast"])
+
+
 def test_published_teacher_files_are_typed_and_checked(tmp_path):
     profile = profiles.load("msmarco")
     files = profile.teacher.published_files

@@ -60,7 +60,8 @@ def test_the_own_teachers_training_rekeys_its_file_students_and_run(tiny):
     changed = _changed(tiny, profiles.override(tiny, {"teacher.own_train.max_steps": 9}))
     assert changed == {"own_teacher()", "own_teacher_run()", "teacher_file(teacher=own)",
                        "student(arch=bert_dot, loss=margin_mse, teacher=own)",
-                       "student_run(arch=bert_dot, loss=margin_mse, teacher=own)"}
+                       "student_run(arch=bert_dot, loss=margin_mse, teacher=own)",
+                       "student_fit(arch=bert_dot, loss=margin_mse, teacher=own)"}
 
 
 def test_the_ablation_reads_the_profile_with_unscored_pairs_dropped(tiny):

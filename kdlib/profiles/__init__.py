@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ import yaml
 from kdlib.errors import ConfigError
 
 PROFILE_DIR = Path(__file__).parent
+#: A decimal number literal, e.g. ``3e-5``, ``1.5``, ``-2``.
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 PROFILE_NAMES = ("tiny", "embedded", "msmarco")
 
 
@@ -354,6 +357,11 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return types.MappingProxyType(dict(value))
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if hint is float:
+        # YAML 1.1 (PyYAML) reads 3e-5, without a dot in the mantissa, as a string.
+        if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+            return float(value)
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
     if hint in (int, str, bool) and not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
     return value

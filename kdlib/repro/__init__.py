@@ -5,7 +5,9 @@
   key, lock, atomic files and ``DONE`` mark are derived in one place.
 - :mod:`~kdlib.repro.matrix`: which cells and stages a profile implies.
 - :mod:`~kdlib.repro.teachers`, :mod:`~kdlib.repro.students`, :mod:`~kdlib.repro.analyses`:
-  the stages themselves; :mod:`~kdlib.repro.report`: what the result chapters show;
+  the stages themselves; :mod:`~kdlib.repro.fit`: how well a student ranks its own
+  training queries; :mod:`~kdlib.repro.trial`: trying a setting (``kdlib trial``);
+  :mod:`~kdlib.repro.report`: what the result chapters show;
   :mod:`~kdlib.repro.results`: ``results.csv``.
 
 Results live under ``artifacts/<profile>/<stage>/<hash>/`` (:mod:`kdlib.artifacts`).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from kdlib.repro.analyses import (baseline_runs, dense, dense_per_query, latency, latency_per_query,
                                   score_samples, score_statistics, test_label_pairs)
+from kdlib.repro.fit import fit_queries, fit_table, reference_fit, student_fit
 from kdlib.repro.matrix import Cell, cells, distilling_settings, matrix_runs, stage_calls
 from kdlib.repro.report import (BM25, claim_checks, comparison_rows, ensemble_beats, main_results, matrix, per_query,
                                 result_rows, result_table, teacher_results, test_run)
@@ -27,6 +30,7 @@ from kdlib.repro.teachers import (own_teacher, own_teacher_run, published_teache
 
 __all__ = [
     "BM25", "bm25_row", "comparison_rows", "ensemble_beats", "main_results", "result_rows", "result_table", "score_ranges",
+    "fit_queries", "fit_table", "reference_fit", "student_fit",
     "Call", "Cell", "REGISTRY", "RESULT_COLUMNS", "Stage", "StudentRun", "TeacherSetting", "baseline_runs",
     "cells", "claim_checks", "dense", "dense_per_query", "distilling_settings", "key_hash", "latency",
     "latency_per_query", "matrix", "matrix_runs", "own_teacher", "own_teacher_run", "per_query",

@@ -84,10 +84,14 @@ def student_call(profile: Profile, stage: str, cell: Cell) -> Call:
 
 def stage_calls(profile: Profile) -> list[Call]:
     """Every stage the profile's book computes (each once)."""
+    from kdlib.repro.fit import fit_queries
+
     calls = [Call.of("own_teacher"), Call.of("own_teacher_run")]
     calls += [Call.of("teacher_file", teacher=s) for s in distilling_settings(profile)]
     calls += [student_call(profile, stage, c) for c in cells(profile) for stage in ("student", "student_run")]
     calls += [Call.of("untrained_run", arch=a) for a in profile.student.architectures]
+    if fit_queries(profile):
+        calls += [student_call(profile, "student_fit", c) for c in cells(profile)]
     calls += [Call.of("score_samples"), Call.of("latency")]
     if dense_cells(profile):
         calls.append(Call.of("dense"))

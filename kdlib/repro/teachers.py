@@ -154,14 +154,16 @@ def teacher_coverage(profile: Profile) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def published_teacher_run(profile: Profile, teacher: str | TeacherSetting, dataset=None) -> dict[str, dict[str, float]]:
-    """A published teacher setting (T1 or T2) re-ranking the test candidates, built as its
-    teacher files are (:func:`kdlib.teacher.published.published_teacher_ranking`)."""
+def published_teacher_run(profile: Profile, teacher: str | TeacherSetting, dataset=None,
+                          depth: int | None = None) -> dict[str, dict[str, float]]:
+    """A published teacher setting (T1 or T2) re-ranking the test candidates (or ``dataset``'s,
+    ``depth`` of them, default ``data.rerank_depth``), built as its teacher files are
+    (:func:`kdlib.teacher.published.published_teacher_ranking`)."""
     from kdlib.rerank import candidate_lists
     from kdlib.teacher.published import published_teacher_ranking
 
     dataset = dataset if dataset is not None else splits(profile).test
-    lists, _ = candidate_lists(dataset, candidates=profile.data.candidates, depth=profile.data.rerank_depth)
+    lists, _ = candidate_lists(dataset, candidates=profile.data.candidates, depth=depth or profile.data.rerank_depth)
     return published_teacher_ranking(dataset, lists, setting(profile, teacher).members,
                                      normalisation=profile.teacher.normalisation, scale=profile.teacher.scale)
 
