@@ -389,7 +389,8 @@ def fit_against_test(table: pd.DataFrame, *, fit_reference: Mapping[str, float],
     a point at the left has not learned what it was shown (see :mod:`kdlib.repro.fit`).
 
     Args:
-        table: one row per trained cell, columns ``arch``, ``teacher``, ``fit`` and ``test``.
+        table: one row per trained cell, columns ``arch``, ``teacher``, ``fit`` and ``test``
+            (and ``loss``: a cell whose loss is not the paper's gets its own colour).
         fit_reference: vertical lines at what others score on the training queries, by label
             (e.g. ``{"BM25": .48, "T2": .68}``).
         test_reference: horizontal lines on the test set, by label (e.g. ``{"BM25": .506}``).
@@ -400,14 +401,20 @@ def fit_against_test(table: pd.DataFrame, *, fit_reference: Mapping[str, float],
     """
     import seaborn as sns
 
+    from kdlib.paper import PAPER_LOSSES
+
     _require_columns(table, ("arch", "teacher", "fit", "test"), "fit_against_test")
     if table.empty:
         raise ValueError("fit_against_test: no rows")
-    teachers = list(dict.fromkeys(table["teacher"]))
-    hue_order = [t for t in TEACHER_ORDER if t in teachers] + [t for t in teachers if t not in TEACHER_ORDER]
-    fig, (ax,) = _figure(1, width=7.5, height=5.0)
+    table = table.copy()
+    # A cell of the loss comparison is its teacher and its loss; the paper's cells, the teacher.
+    losses = table["loss"] if "loss" in table else pd.Series(PAPER_LOSSES[-1], index=table.index)
+    table["setting"] = [t if loss in PAPER_LOSSES else f"{t}, {loss}" for t, loss in zip(table["teacher"], losses)]
+    present = list(dict.fromkeys(table["setting"]))
+    hue_order = [t for t in TEACHER_ORDER if t in present] + [t for t in present if t not in TEACHER_ORDER]
+    fig, (ax,) = _figure(1, width=8.5, height=5.0)
     with _quiet_seaborn():
-        sns.scatterplot(data=table, x="fit", y="test", hue="teacher", hue_order=hue_order, style="arch", s=70, ax=ax)
+        sns.scatterplot(data=table, x="fit", y="test", hue="setting", hue_order=hue_order, style="arch", s=70, ax=ax)
     for label, value in fit_reference.items():
         ax.axvline(value, color="0.45", linestyle=":", linewidth=1.0)
         ax.annotate(f"{label} {value:.3f}", (value, 0.0), xycoords=("data", "axes fraction"), xytext=(3, 4),
@@ -419,5 +426,6 @@ def fit_against_test(table: pd.DataFrame, *, fit_reference: Mapping[str, float],
     ax.set_xlabel(f"fit: {measure} on its own training queries")
     ax.set_ylabel(f"{measure} on the test queries")
     ax.set_title("Learned what it was shown (x) against what carries over (y)")
-    _legend(ax)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig

@@ -141,3 +141,8 @@ def test_fit_against_test_marks_each_student_and_the_reference_lines():
     assert vertical == [0.48, 0.68] and horizontal == [0.506]
     with pytest.raises(ValueError, match="columns|fit"):
         plots.fit_against_test(table.drop(columns="fit"), fit_reference={}, test_reference={})
+    # A loss-comparison cell gets its own colour, named by teacher and loss.
+    table["loss"] = ["ranknet", "margin_mse", "ranknet", "pointwise_mse"]
+    fig = plots.fit_against_test(table, fit_reference={}, test_reference={})
+    labels = [t.get_text() for t in fig.get_axes()[0].get_legend().get_texts()]
+    assert "T2, pointwise_mse" in labels and "T2" in labels and "baseline" in labels
