@@ -9,11 +9,12 @@ A trial reports what a setting may be chosen on:
 
 - the validation curve (nDCG@10 of the held-out validation queries, every ``eval_every``
   steps), beside BM25 on the same queries;
-- the **fit**: nDCG@10 re-ranking the *training* queries that the published teachers scored,
-  beside BM25 and the teacher T2 re-ranking the same candidates. A student far below its
-  teacher on the very queries it was trained on is held back by its capacity or its
-  optimisation, not by too few queries; a student that matches its teacher there but not on
-  validation has memorised its training queries.
+- the **fit** (:mod:`kdlib.repro.fit`): nDCG@10 re-ranking the *training* queries that the
+  published teachers scored, at the validation depth, beside BM25 and the teacher T2
+  re-ranking the same candidates. A student far below its teacher on the very queries it was
+  trained on is held back by its capacity or its optimisation, not by too few queries; a
+  student that matches its teacher there but not on validation has memorised its training
+  queries.
 
 The test set is measured only when asked for (``with_test``), and a trial's test number is
 never a reason to choose a setting.
@@ -27,12 +28,12 @@ from typing import Mapping, Sequence
 
 from kdlib.errors import ConfigError
 from kdlib.profiles import Profile, apply_overrides
+from kdlib.repro import fit
 from kdlib.repro.settings import BM25_ARCH, T2, setting
-from kdlib.repro.fit import FIT_MEASURE
 from kdlib.repro.splits import splits
 
 #: The measure trials are judged on (the book's headline measure).
-MEASURE = FIT_MEASURE
+MEASURE = fit.FIT_MEASURE
 #: Suffix of the scratch profile a trial computes in (``artifacts/<profile>-trials/``).
 TRIAL_SUFFIX = "-trials"
 
@@ -75,7 +76,7 @@ class TrialResult:
             f"{self.arch} / {self.teacher} / {self.loss}  {setting_text}",
             f"  validation {MEASURE}: best {best} (BM25 {self.validation_bm25:.3f}); by step: {curve}",
             f"  fit on {self.fit_queries} training queries, {MEASURE}: student {self.fit['student']:.3f}, "
-            f"BM25 {self.fit['bm25']:.3f}, T2 {self.fit[T2]:.3f}",
+            f"BM25 {self.fit[BM25_ARCH]:.3f}, T2 {self.fit[T2]:.3f}",
         ]
         if self.test is not None:
             lines.append(f"  test {MEASURE}: {self.test:.3f} (reported, never chosen on)")
@@ -109,7 +110,6 @@ def run_trial(profile: Profile, arch: str, teacher: str, loss: str = "margin_mse
         ConfigError: an override does not fit the profile.
         ConfigError: the profile's training queries have no T2 runs to measure the fit on.
     """
-    from kdlib.repro import fit
     from kdlib.repro.students import TIMING, _train_student
     from kdlib.rerank import rerank
     from kdlib.train.result import TrainResult
@@ -145,7 +145,7 @@ def run_trial(profile: Profile, arch: str, teacher: str, loss: str = "margin_mse
         validation=tuple((int(v["step"]), float(v["score"])) for v in trained.validations),
         best_validation=trained.best_score,
         validation_bm25=fit.measure(bm25_validation, split.validation, validation_qids),
-        fit={"student": fit.student_fit(tried, arch, chosen, loss), "bm25": references[BM25_ARCH], T2: references[T2]},
+        fit={"student": fit.student_fit(tried, arch, chosen, loss), BM25_ARCH: references[BM25_ARCH], T2: references[T2]},
         fit_queries=len(qids),
         test=test,
         train_seconds=json.loads(timing.read_text()) if timing.is_file() else None,
