@@ -52,7 +52,9 @@ class _Parser(argparse.ArgumentParser):
         match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message)
         if match:
             choices = re.findall(r"'([^']*)'", match.group(2))
-            close = difflib.get_close_matches(match.group(1), choices, n=1)
+            typo = match.group(1)
+            # Swapped letters first (trian -> train, not trial), then the closest spelling.
+            close = [c for c in choices if sorted(c) == sorted(typo)] or difflib.get_close_matches(typo, choices, n=1)
             if close:
                 message += f"; did you mean {close[0]!r}?"
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
