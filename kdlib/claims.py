@@ -63,7 +63,8 @@ SCALE_NOTES: Mapping[int, str] = {
     3: "Our T1 (RepLLaMA-7B) and T2 (its mean with SPLADE++ and TAS-B) are almost equally good on "
        "the test set itself, so their students can differ only by a little. The paper states the "
        "claim for MSMARCO-DEV; on TREC-DL'19 its own PreTT and TK do better with T1, so only the "
-       "other students are checked there.",
+       "other students are checked there. Another training seed moves a single cell by more than "
+       "these differences (the method page measures it).",
     4: "The reference is our own BERT_CAT teacher (MiniLM, RankNet on the labels of about 90 "
        "queries, 96 steps), not the paper's BERT-Base_CAT trained on 400K queries; 2-layer "
        "cross-encoders trained on 54 queries are weak, and may not beat it.",
