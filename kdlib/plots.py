@@ -408,8 +408,8 @@ def fit_against_test(table: pd.DataFrame, *, fit_reference: Mapping[str, float],
         raise ValueError("fit_against_test: no rows")
     table = table.copy()
     # A cell of the loss comparison is its teacher and its loss; the paper's cells, the teacher.
-    losses = table["loss"] if "loss" in table else pd.Series(PAPER_LOSSES[-1], index=table.index)
-    table["setting"] = [t if loss in PAPER_LOSSES else f"{t}, {loss}" for t, loss in zip(table["teacher"], losses)]
+    table["setting"] = table["teacher"] if "loss" not in table else [
+        t if loss in PAPER_LOSSES else f"{t}, {loss}" for t, loss in zip(table["teacher"], table["loss"])]
     present = list(dict.fromkeys(table["setting"]))
     hue_order = [t for t in TEACHER_ORDER if t in present] + [t for t in present if t not in TEACHER_ORDER]
     fig, (ax,) = _figure(1, width=8.5, height=5.0)

@@ -24,7 +24,8 @@ from typing import Any, Mapping, Sequence
 from kdlib.profiles import Profile
 from kdlib.repro.settings import BM25_ARCH, T1, T2, TeacherSetting, setting
 from kdlib.repro.splits import splits
-from kdlib.repro.stage import Call, stage
+from kdlib.repro.stage import stage
+from kdlib.repro.students import _same_student, _train_student
 
 #: The measure a fit is reported in (the book's headline measure).
 FIT_MEASURE = "nDCG@10"
@@ -52,6 +53,16 @@ def fit_depth(profile: Profile) -> int:
     return profile.data.validation_depth or profile.data.rerank_depth
 
 
+def first_stage_run(profile: Profile, dataset: Any, depth: int) -> dict[str, dict[str, float]]:
+    """The first-stage run (``data.candidates``) of ``dataset``, its top ``depth`` per query, as
+    the students re-rank them (:func:`kdlib.rerank.candidate_lists`)."""
+    from kdlib.rerank import candidate_lists
+
+    lists, _ = candidate_lists(dataset, candidates=profile.data.candidates, depth=depth)
+    run = dataset.runs[profile.data.candidates]
+    return {q: {pid: run[q][pid] for pid in pids} for q, pids in lists.items()}
+
+
 def measure(run: Mapping[str, Mapping[str, float]], dataset: Any, qids: Sequence[str]) -> float:
     """:data:`FIT_MEASURE` of ``run`` over ``qids`` (judged queries of ``dataset``)."""
     from kdlib.evaluate import evaluate
@@ -60,16 +71,11 @@ def measure(run: Mapping[str, Mapping[str, float]], dataset: Any, qids: Sequence
                     [FIT_MEASURE])[FIT_MEASURE]
 
 
-def _same_student(profile: Profile, arch: str, teacher: TeacherSetting, loss: str) -> list[Call]:
-    return [Call.of("student", arch=arch, teacher=teacher, loss=loss)]
-
-
 @stage("student_fit", sections=("data", "teacher.t2", "eval.batch_size"), depends_on=("student",),
        upstream=_same_student)
 def _rerank_fit(profile: Profile, out: Path, arch: str, teacher: TeacherSetting, loss: str) -> None:
     from kdlib.data import write_run
     from kdlib.models import load
-    from kdlib.repro.students import _train_student
     from kdlib.rerank import rerank
     from kdlib.train.result import TrainResult
 
@@ -107,8 +113,7 @@ def reference_fit(profile: Profile) -> dict[str, float]:
         return {}
     data = fit_dataset(profile)
     depth = fit_depth(profile)
-    bm25 = {q: dict(sorted(r.items(), key=lambda kv: -kv[1])[:depth]) for q, r in data.runs[profile.data.candidates].items()}
-    out = {BM25_ARCH: measure(bm25, data, qids)}
+    out = {BM25_ARCH: measure(first_stage_run(profile, data, depth), data, qids)}
     for name in (T1, T2):
         out[name] = measure(published_teacher_run(profile, name, dataset=data, depth=depth), data, qids)
     return out

@@ -30,7 +30,7 @@ from kdlib.errors import ConfigError
 from kdlib.profiles import Profile, apply_overrides
 from kdlib.repro import fit
 from kdlib.repro.settings import BM25_ARCH, T2, setting
-from kdlib.repro.splits import splits
+from kdlib.repro.splits import rerank_test, splits
 
 #: The measure trials are judged on (the book's headline measure).
 MEASURE = fit.FIT_MEASURE
@@ -111,7 +111,6 @@ def run_trial(profile: Profile, arch: str, teacher: str, loss: str = "margin_mse
         ConfigError: the profile's training queries have no T2 runs to measure the fit on.
     """
     from kdlib.repro.students import TIMING, _train_student
-    from kdlib.rerank import rerank
     from kdlib.train.result import TrainResult
 
     tried = trial_profile(profile, overrides)
@@ -126,18 +125,15 @@ def run_trial(profile: Profile, arch: str, teacher: str, loss: str = "margin_mse
     split = splits(tried)
 
     validation_qids = split.validation.judged_qids()
-    validation_depth = tried.data.validation_depth or tried.data.rerank_depth
-    bm25_validation = {q: dict(sorted(split.validation.runs[tried.data.candidates].get(q, {}).items(),
-                                      key=lambda kv: -kv[1])[:validation_depth]) for q in validation_qids}
+    # The validation depth is the fit's depth too (fit.fit_depth).
+    bm25_validation = fit.first_stage_run(tried, split.validation, fit.fit_depth(tried))
     references = fit.reference_fit(tried)
 
     test = None
     if with_test:
         from kdlib.models import load
 
-        test_run = rerank(load(trained.model_dir), split.test, candidates=tried.data.candidates,
-                          depth=tried.data.rerank_depth, batch_size=tried.eval.batch_size)
-        test = fit.measure(test_run, split.test, split.test.judged_qids())
+        test = fit.measure(rerank_test(tried, load(trained.model_dir)), split.test, split.test.judged_qids())
 
     timing = out / TIMING
     return TrialResult(
