@@ -20,9 +20,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device, machine, minilm_path, real_triples, result_line, sync  # noqa: E402
-
 import torch  # noqa: E402
+from _common import device, machine, minilm_path, real_triples, result_line, sync  # noqa: E402
 
 MAX_LEN = 30 + 128
 
@@ -36,7 +35,7 @@ def main() -> None:
     from sentence_transformers import CrossEncoder
 
     from kdlib import models
-    from kdlib.train.precision import autocast
+    from kdlib.runtime.precision import autocast
 
     triples = real_triples(args.pairs // 2)
     queries = [q for q, _, _ in triples for _ in (0, 1)]

@@ -39,9 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device, encoder_path, machine, matmul_peak, real_triples, result_line, sync  # noqa: E402
-
 import torch  # noqa: E402
+from _common import device, encoder_path, machine, matmul_peak, real_triples, result_line, sync  # noqa: E402
 
 QUERY_LEN, PASSAGE_LEN = 30, 128
 
@@ -100,7 +99,7 @@ def padded_shapes(features: dict) -> list[tuple[int, int]]:
 def bench_kdlib(arch: str, shape: Shape, triples, scores, steps: int, batch_size: int, dev,
                 precision: str = "auto") -> dict:
     from kdlib import losses, models
-    from kdlib.profiles import TrainConfig
+    from kdlib.core.profiles import TrainConfig
     from kdlib.train import TrainingExample, train
     from kdlib.train.batching import StepSchedule
 
@@ -137,7 +136,7 @@ def _autocast(dev, precision: str | None):
     """kdlib's autocast in ``precision`` (``None``: the peer's default, no autocast)."""
     if precision is None or precision == "fp32":
         return contextlib.nullcontext()
-    from kdlib.train.precision import autocast
+    from kdlib.runtime.precision import autocast
 
     return autocast(dev, precision=precision)
 
@@ -235,7 +234,7 @@ def main() -> None:
     peak_fp16 = matmul_peak(dev, torch.float16) if dev.type == "cuda" else float("nan")
     result_line("matmul_peak", device=dev.type, bf16_tflops=peak_bf16 / 1e12, fp32_tflops=peak_fp32 / 1e12,
                 fp16_tflops=peak_fp16 / 1e12)
-    from kdlib.train.precision import resolve_precision
+    from kdlib.runtime.precision import resolve_precision
 
     resolved = resolve_precision(args.precision, dev)
     triples = real_triples(args.steps * args.batch_size)

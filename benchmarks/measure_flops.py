@@ -1,12 +1,12 @@
 """Count the training FLOPs per triple of every student at DistilBERT size (on the CPU).
 
-The dry run's GPU-hour estimates (``kdlib book --dry-run``, :mod:`kdlib.estimate`) need a
+The dry run's GPU-hour estimates (``kdlib book --dry-run``, :mod:`kdlib.repro.estimate`) need a
 cost per training triple. Without a GPU throughput measured at full size, this script counts
 the floating-point operations of one optimiser step's forward and backward pass with
 ``torch.utils.flop_counter.FlopCounterMode`` (matrix products and attention; element-wise
 ops are not counted), for a randomly initialised DistilBERT-shaped encoder (6 layers, 768
 wide, 12 heads; weights do not change the count) at the paper's lengths (query 30, passage
-200 word pieces, texts long enough to fill them). It writes ``kdlib/flops_per_triple.yaml``.
+200 word pieces, texts long enough to fill them). It writes ``kdlib/repro/flops_per_triple.yaml``.
 
 Run: ``python benchmarks/measure_flops.py`` (a minute on a 2-core CPU).
 """
@@ -22,10 +22,10 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
+from kdlib.data.examples import TrainingExample
 from kdlib.models import build
 from kdlib.models.encoders import resolve_encoder
 from kdlib.train.batching import make_collate
-from kdlib.train.examples import TrainingExample
 
 OUT = Path(__file__).resolve().parents[1] / "kdlib" / "flops_per_triple.yaml"
 ARCHS = ("bert_cat", "bert_dot", "colbert", "prett", "tk")

@@ -10,8 +10,8 @@ Sub-packages are imported lazily so that ``kdlib --help`` starts fast:
 - :mod:`kdlib.losses`   Margin-MSE and the baseline / alternative losses
 - :mod:`kdlib.train`    the one training loop (teachers and students)
 - :mod:`kdlib.teacher`  teacher scoring, ensembles, the published teacher-file format
-- :mod:`kdlib.evaluate` ir-measures evaluation, significance, TREC runs
-- :mod:`kdlib.profiles` frozen-dataclass configuration loaded from YAML profiles
+- :mod:`kdlib.eval.measures` ir-measures evaluation, significance, TREC runs
+- :mod:`kdlib.core.profiles` frozen-dataclass configuration loaded from YAML profiles
 """
 from __future__ import annotations
 

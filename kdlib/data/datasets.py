@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from kdlib.core.errors import ConfigError
 from kdlib.data.formats import RankLLMRun, read_qrels, read_rank_llm_json, read_run
 from kdlib.data.pack import pack_dir, verify_pack
-from kdlib.errors import ConfigError
 
 #: The datasets of the embedded pack.
 DATASETS = ("trec-dl-2019", "trec-dl-2020", "trec-dl-2021", "trec-dl-2022")
@@ -38,6 +38,10 @@ DATASET_RUNS: dict[str, tuple[str, ...]] = {
 }
 _SHORT = {"trec-dl-2019": "dl19", "trec-dl-2020": "dl20", "trec-dl-2021": "dl21", "trec-dl-2022": "dl22"}
 _JUDGED = ("trec-dl-2019", "trec-dl-2020", "trec-dl-2021")
+
+#: The measures a dataset is reported with unless it names its own (ir-measures names):
+#: nDCG@10, MRR@10 and recall at 100 / 1000, binary measures counting grade >= 2 as relevant.
+DEFAULT_MEASURE_NAMES: tuple[str, ...] = ("nDCG@10", "RR(rel=2)@10", "R(rel=2)@100", "R(rel=2)@1000")
 
 
 def qid_sort_key(qid: str) -> tuple[int, int, str]:

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
-from kdlib.errors import DownloadError
+from kdlib.core.errors import DownloadError
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """Streaming readers and writers of the MS MARCO and TREC file formats.
 
-Every reader checks each line and raises :class:`kdlib.errors.FormatError` naming the
+Every reader checks each line and raises :class:`kdlib.core.errors.FormatError` naming the
 file, the 1-based line number and the expected shape, so that a bad line is found at
 once rather than as a wrong number later. Writers go through
-:func:`kdlib.artifacts.open_atomic`, so a reader never sees half a file.
+:func:`kdlib.core.artifacts.open_atomic`, so a reader never sees half a file.
 
 Formats (tab-separated unless noted):
 
@@ -23,8 +23,8 @@ import os
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, NamedTuple
 
-from kdlib.artifacts import open_atomic
-from kdlib.errors import FormatError
+from kdlib.core.artifacts import open_atomic
+from kdlib.core.errors import FormatError
 
 PathLike = str | os.PathLike
 

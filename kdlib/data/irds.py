@@ -31,8 +31,8 @@ import itertools
 import types
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
-from kdlib.data.datasets import Dataset
-from kdlib.data.triples import Triple
+from kdlib.data.datasets import DEFAULT_MEASURE_NAMES, Dataset
+from kdlib.data.examples import Triple
 
 #: The official training triples (by id) of MS MARCO passage.
 TRAIN = "msmarco-passage/train/triples-small"
@@ -76,7 +76,7 @@ def measures_for(dataset: str, default: Sequence[str] | None = None) -> tuple[st
     Args:
         dataset: an ``ir_datasets`` id or a dataset of the embedded pack.
         default: the measures of a dataset not in :data:`DATASET_MEASURES` (``None``: the
-            standard four of :data:`kdlib.evaluate.DEFAULT_MEASURES`).
+            standard four of :data:`kdlib.data.datasets.DEFAULT_MEASURE_NAMES`).
 
     Returns:
         ir-measures names, e.g. ``("RR@10", "R@1000")`` for MSMARCO-DEV.
@@ -85,9 +85,7 @@ def measures_for(dataset: str, default: Sequence[str] | None = None) -> tuple[st
         return DATASET_MEASURES[dataset]
     if default is not None:
         return tuple(default)
-    from kdlib.evaluate import DEFAULT_MEASURES
-
-    return tuple(str(m) for m in DEFAULT_MEASURES)
+    return DEFAULT_MEASURE_NAMES
 
 
 class LazyPassages(Mapping[str, str]):

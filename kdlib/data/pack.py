@@ -5,7 +5,7 @@ with passage text, TREC qrels from castorini/anserini-tools). Its checksums ship
 the package (``kdlib/data/trec-dl.sha256``), so a fresh download can be verified without
 any other copy of the pack at hand, from a clone or from a plain installation alike.
 
-Where the pack is looked for and fetched to follows :mod:`kdlib.paths`: ``data/trec-dl``
+Where the pack is looked for and fetched to follows :mod:`kdlib.core.paths`: ``data/trec-dl``
 in kdlib's home (the repository clone, ``$KDLIB_HOME`` or the working directory).
 """
 from __future__ import annotations
@@ -15,12 +15,12 @@ import os
 from pathlib import Path
 from typing import Callable, Mapping, NamedTuple
 
-from kdlib import paths
-from kdlib.artifacts import open_atomic, write_atomic
-from kdlib.errors import DataMissingError, FormatError
+from kdlib.core import paths
+from kdlib.core.artifacts import open_atomic, write_atomic
+from kdlib.core.errors import DataMissingError, FormatError
+from kdlib.core.paths import REPO_ROOT
 
 #: The folder above the ``kdlib`` package (the repository, in a clone).
-REPO_ROOT = Path(__file__).resolve().parents[2]
 #: The reference checksums, in ``sha256sum`` format (a copy of the pack's SHA256SUMS);
 #: package data, so that a plain installation can verify a download too.
 CHECKSUM_FILE = Path(__file__).resolve().parent / "trec-dl.sha256"

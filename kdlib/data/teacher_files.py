@@ -3,7 +3,7 @@
 Each file holds one line per official training triple, ``pos_score neg_score qid pos_pid
 neg_pid`` (tab-separated, ~40M lines): T1 is BERT-Base_CAT, T2 the mean ensemble of three
 BERT_CAT teachers. The profile names them with their URL and MD5
-(``teacher.published_files``, :class:`kdlib.profiles.PublishedFile`); :func:`fetch_teachers`
+(``teacher.published_files``, :class:`kdlib.core.profiles.PublishedFile`); :func:`fetch_teachers`
 downloads and checks them (``kdlib data fetch-teachers``), and
 :func:`kdlib.data.teacher_stream.iter_teacher_examples` reads one as training examples.
 """
@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from kdlib.core.errors import ConfigError, DownloadError
+from kdlib.core.paths import REPO_ROOT
+from kdlib.core.profiles import PublishedFile
 from kdlib.data.download import download
-from kdlib.data.pack import REPO_ROOT
-from kdlib.errors import ConfigError, DownloadError
-from kdlib.profiles import PublishedFile
 
 #: The environment variable that overrides :func:`teacher_dir`.
 TEACHER_DIR_ENV = "KDLIB_TEACHERS"

@@ -24,9 +24,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
+from kdlib.core.errors import FormatError
+from kdlib.data.examples import TrainingExample
 from kdlib.data.formats import read_teacher_scores
-from kdlib.errors import FormatError
-from kdlib.train.examples import TrainingExample
 
 log = logging.getLogger(__name__)
 

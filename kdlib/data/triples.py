@@ -14,18 +14,12 @@ import random
 import types
 from typing import TYPE_CHECKING, Iterable, NamedTuple
 
-from kdlib.data.datasets import Dataset, load_dataset, merge_datasets, qid_sort_key
+from kdlib.data.datasets import Dataset, merge_datasets, qid_sort_key
+from kdlib.data.examples import Triple
+from kdlib.data.sources import source_for
 
 if TYPE_CHECKING:
-    from kdlib.profiles import DataConfig
-
-
-class Triple(NamedTuple):
-    """A training triple by ids: query, positive passage, negative passage."""
-
-    qid: str
-    pos_pid: str
-    neg_pid: str
+    from kdlib.core.profiles import DataConfig
 
 
 class Splits(NamedTuple):
@@ -171,19 +165,13 @@ def _pair_from_index(k: int, n: int) -> tuple[int, int]:
 
 
 def _load(data_config: DataConfig, name: str, *, candidates: bool = True) -> Dataset:
-    """One dataset of the configured pack, capped at ``max_queries`` judged queries.
+    """One dataset of the configured source, capped at ``max_queries`` judged queries.
 
-    At full scale ``candidates=False`` skips a split's candidate lists (MS MARCO train: 478M
+    ``candidates=False`` lets a source skip a split's candidate lists (MS MARCO train: 478M
     pairs), which only sampled triples need; official triples come by id from the docpairs.
     """
-    if data_config.pack == "msmarco":
-        from kdlib.data.irds import load_irds
-
-        dataset = load_irds(name, candidates=candidates, depth=data_config.rerank_depth)
-        if data_config.max_queries is not None:
-            dataset = dataset.subset(dataset.judged_qids()[: data_config.max_queries])
-        return dataset
-    return load_dataset(name, max_queries=data_config.max_queries)
+    return source_for(data_config).load(name, max_queries=data_config.max_queries, candidates=candidates,
+                                        depth=data_config.rerank_depth)
 
 
 def _held_out(data_config: DataConfig, name: str) -> Dataset:
@@ -193,21 +181,16 @@ def _held_out(data_config: DataConfig, name: str) -> Dataset:
     """
     if name == data_config.test:
         raise ValueError(f"validation_dataset {name!r} is the test dataset")
-    source = _load(data_config, name, candidates=False)
-    _, qids = split_queries(source.judged_qids(), data_config.validation_queries, data_config.seed)
-    held = source.subset(qids)
+    source = source_for(data_config)
+    pool = source.load(name, max_queries=data_config.max_queries, candidates=False, depth=data_config.rerank_depth)
+    _, qids = split_queries(pool.judged_qids(), data_config.validation_queries, data_config.seed)
     depth = data_config.validation_depth or data_config.rerank_depth
-    if data_config.pack == "msmarco":
-        from kdlib.data.irds import SCOREDDOCS_RUN, candidate_run
-
-        runs = {SCOREDDOCS_RUN: candidate_run(name, depth=depth, qids=qids)}
-    else:
-        runs = dict(load_dataset(name).subset(qids).runs)
-    return dataclasses.replace(held, runs=types.MappingProxyType(runs))
+    runs = source.candidate_runs(name, qids=qids, depth=depth)
+    return dataclasses.replace(pool.subset(qids), runs=types.MappingProxyType(runs))
 
 
 def training_splits(data_config: DataConfig) -> Splits:
-    """Train, validation and test datasets of a :class:`kdlib.profiles.DataConfig`.
+    """Train, validation and test datasets of a :class:`kdlib.core.profiles.DataConfig`.
 
     The ``train`` datasets are merged and ``validation_queries`` of their judged queries
     are held out (seeded), drawn only from the ``validation_from`` datasets when given; ``max_queries`` caps each dataset. The test dataset is never

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kdlib.errors import ConfigError
+from kdlib.core.errors import ConfigError
 from kdlib.losses.base import RankingLoss, margins
 from kdlib.losses.kl_div import KLDivLoss
 from kdlib.losses.margin_mse import MarginMSELoss

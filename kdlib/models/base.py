@@ -28,7 +28,8 @@ from typing import Any, ClassVar, Iterator, Mapping, Sequence
 
 import torch
 
-from kdlib.artifacts import staging_dir, swap_dir
+from kdlib.core.artifacts import staging_dir, swap_dir
+from kdlib.core.errors import FormatError
 
 RANKER_CONFIG_FILE = "kdlib_ranker.json"
 HEAD_WEIGHTS_FILE = "ranker_head.safetensors"
@@ -294,14 +295,35 @@ class Ranker(torch.nn.Module):
         raise NotImplementedError
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, **kwargs: Any) -> Ranker:
-        """Load a saved ranker (see :func:`kdlib.models.load`); it must be of this class."""
-        from kdlib.models import load
+    def from_encoder(cls, config: RankerConfig, encoder: Any, tokenizer: Any, *, dropout: float | None) -> Ranker:
+        """A new ranker of this class around a pre-trained ``encoder`` (heads random): what
+        :func:`kdlib.models.build` calls once it has loaded the encoder."""
+        return cls(config, encoder, tokenizer)
 
-        ranker = load(path, **kwargs)
-        if cls is not Ranker and not isinstance(ranker, cls):
-            raise ValueError(f"{path} holds a {ranker.arch} ranker, not {cls.arch}")
-        return ranker
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, *, attn_implementation: str | None = None) -> Ranker:
+        """Load a ranker saved by :meth:`save_pretrained` (a directory or a hub id); it must be
+        of this class. :func:`kdlib.models.load` also reads the published checkpoint layouts.
+
+        Raises:
+            FormatError: ``path`` holds no kdlib ranker config.
+            ValueError: it holds a ranker of another class.
+        """
+        from kdlib.models.hub import resolve_model_dir
+        from kdlib.models.registry import architecture_class
+
+        directory = resolve_model_dir(path)
+        config_file = directory / RANKER_CONFIG_FILE
+        if not config_file.is_file():
+            raise FormatError(directory, 0, f"a kdlib ranker ({RANKER_CONFIG_FILE}); kdlib.models.load reads other layouts")
+        try:
+            config = RankerConfig.from_dict(json.loads(config_file.read_text()))
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise FormatError(config_file, 0, "a kdlib ranker config (JSON object with arch, encoder, options)", str(exc)) from exc
+        ranker_class = architecture_class(config.arch)
+        if cls is not Ranker and not issubclass(ranker_class, cls):
+            raise ValueError(f"{path} holds a {config.arch} ranker, not {cls.arch}")
+        return ranker_class.restore(directory, config, attn_implementation=attn_implementation)
 
     def extra_repr(self) -> str:
         return f"arch={self.arch}, encoder={self.config.encoder!r}, options={dict(self.config.options)}"

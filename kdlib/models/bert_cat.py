@@ -15,6 +15,7 @@ import torch
 
 from kdlib.models.base import RankerConfig, full_precision, pad_sequences
 from kdlib.models.encoder_ranker import EncoderRanker
+from kdlib.models.registry import register
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class BertCatOptions:
     """BERT_CAT has no options besides the shared ones (encoder, layers, lengths)."""
 
 
+@register
 class BertCat(EncoderRanker):
     """``[CLS] q [SEP] p [SEP]`` -> CLS vector -> linear -> score.
 

@@ -16,6 +16,7 @@ import torch
 
 from kdlib.models.base import full_precision
 from kdlib.models.encoder_ranker import EncoderRanker
+from kdlib.models.registry import register
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class BertDotOptions:
             raise ValueError(f"pooling must be 'cls' or 'mean', got {self.pooling!r}")
 
 
+@register
 class BertDot(EncoderRanker):
     """Shared encoder, CLS (or mean) pooling, dot product; passage vectors are cacheable."""
 

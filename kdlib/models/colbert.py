@@ -19,6 +19,7 @@ import torch
 
 from kdlib.models.base import RankerConfig, full_precision, pad_cache_rows
 from kdlib.models.encoder_ranker import EncoderRanker
+from kdlib.models.registry import register
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def _max_sim(query, query_mask, passage, passage_mask) -> torch.Tensor:
     return (best * query_mask.to(best.dtype)).sum(-1)
 
 
+@register
 class ColBert(EncoderRanker):
     """Token vectors, sum over query tokens of the max dot product; passages cacheable."""
 

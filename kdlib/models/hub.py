@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from kdlib.errors import DataMissingError
+from kdlib.core.errors import DataMissingError
 
 #: The files a ranker checkpoint needs (configs, vocabularies, weights); other formats a
 #: repository may hold (TensorFlow, Flax, ONNX) are not downloaded.

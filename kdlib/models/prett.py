@@ -28,6 +28,7 @@ import torch
 
 from kdlib.models.base import RankerConfig, full_precision, pad_cache_rows, pad_sequences
 from kdlib.models.encoder_ranker import EncoderRanker
+from kdlib.models.registry import register
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def _layer_stack(encoder) -> torch.nn.ModuleList:
     )
 
 
+@register
 class PreTT(EncoderRanker):
     """Split-then-join BERT ranker; the passage side of the first ``split_layer`` layers is cacheable."""
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from kdlib.errors import FormatError
+from kdlib.core.errors import FormatError
 from kdlib.models.base import RankerConfig
 from kdlib.models.bert_cat import BertCat
 from kdlib.models.colbert import ColBert

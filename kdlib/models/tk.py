@@ -33,7 +33,16 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from kdlib.models.base import Ranker, RankerConfig, full_precision, pad_cache_rows, pad_sequences
+from kdlib.models.base import (
+    HEAD_WEIGHTS_FILE,
+    Ranker,
+    RankerConfig,
+    full_precision,
+    load_head,
+    pad_cache_rows,
+    pad_sequences,
+)
+from kdlib.models.registry import register
 
 KERNEL_MUS = (1.0, 0.9, 0.7, 0.5, 0.3, 0.1, -0.1, -0.3, -0.5, -0.7, -0.9)
 _MAX_POSITIONS = 512
@@ -105,6 +114,7 @@ class TKPassageCache:
         return self.vectors.shape[0]
 
 
+@register
 class TK(Ranker):
     """Transformer-Kernel ranker over the encoder's word-piece embeddings.
 
@@ -118,6 +128,13 @@ class TK(Ranker):
     arch = "tk"
     supports_passage_cache = True
     Options = TKOptions
+
+    @classmethod
+    def from_encoder(cls, config: RankerConfig, encoder, tokenizer, *, dropout: float | None) -> TK:
+        """TK keeps only the encoder's word embeddings (a copy); its own shallow transformer
+        starts random, with dropout 0.1 unless ``dropout`` says otherwise."""
+        weights = encoder.get_input_embeddings().weight.detach().clone()
+        return cls(config, weights, tokenizer, dropout=0.1 if dropout is None else dropout)
 
     def __init__(self, config: RankerConfig, word_embeddings: torch.Tensor, tokenizer, dropout: float = 0.1) -> None:
         super().__init__(config, tokenizer)
@@ -246,7 +263,6 @@ class TK(Ranker):
         from safetensors import safe_open
         from transformers import AutoTokenizer
 
-        from kdlib.models.base import HEAD_WEIGHTS_FILE, load_head
 
         with safe_open(str(path / HEAD_WEIGHTS_FILE), framework="pt") as handle:
             shape = handle.get_slice("embeddings.weight").get_shape()

@@ -4,32 +4,35 @@
 - :mod:`~kdlib.repro.stage`: a stage declares its profile sections and upstream stages; its
   key, lock, atomic files and ``DONE`` mark are derived in one place.
 - :mod:`~kdlib.repro.matrix`: which cells and stages a profile implies.
-- :mod:`~kdlib.repro.teachers`, :mod:`~kdlib.repro.students`, :mod:`~kdlib.repro.analyses`:
-  the stages themselves; :mod:`~kdlib.repro.fit`: how well a student ranks its own
+- :mod:`~kdlib.repro.stages.teachers`, :mod:`~kdlib.repro.stages.students`, :mod:`~kdlib.repro.stages.analyses`:
+  the stages themselves; :mod:`~kdlib.repro.stages.fit`: how well a student ranks its own
   training queries; :mod:`~kdlib.repro.trial`: trying a setting (``kdlib trial``);
   :mod:`~kdlib.repro.report`: what the result chapters show;
   :mod:`~kdlib.repro.results`: ``results.csv``.
 
-Results live under ``artifacts/<profile>/<stage>/<hash>/`` (:mod:`kdlib.artifacts`).
+Results live under ``artifacts/<profile>/<stage>/<hash>/`` (:mod:`kdlib.core.artifacts`).
 """
 from __future__ import annotations
 
-from kdlib.repro.analyses import (baseline_runs, dense, dense_per_query, latency, latency_per_query,
-                                  score_samples, score_statistics, test_label_pairs)
-from kdlib.repro.fit import fit_queries, fit_table, reference_fit, student_fit
-from kdlib.repro.matrix import Cell, cells, distilling_settings, matrix_runs, stage_calls
-from kdlib.repro.report import (BM25, claim_checks, comparison_rows, ensemble_beats, main_results, matrix, per_query,
-                                result_rows, result_table, teacher_results, test_run)
+from kdlib.repro.matrix import Cell, cells, distilling_settings, matrix_runs
+from kdlib.repro.plan import stage_calls
+from kdlib.repro.report import (BM25, claim_checks, claim_notes, comparison_rows, comparison_table, data_overview,
+                                ensemble_beats, label_triples, main_results, matrix, per_query, result_rows,
+                                result_table, scale, teacher_results, teacher_strength, test_run)
 from kdlib.repro.results import RESULT_COLUMNS, record_results, results, results_path
 from kdlib.repro.settings import TeacherSetting, bm25_row, setting, settings
 from kdlib.repro.splits import splits
 from kdlib.repro.stage import REGISTRY, Call, Stage, key_hash, stage
-from kdlib.repro.students import StudentRun, starting_points, student, untrained, untrained_run
-from kdlib.repro.teachers import (own_teacher, own_teacher_run, published_teacher_run, raw_member_scores,
-                                  score_ranges, teacher_coverage, teacher_file, teacher_scores)
+from kdlib.repro.stages.analyses import (baseline_runs, dense, dense_per_query, latency, latency_per_query,
+                                         score_samples, score_statistics, test_label_pairs)
+from kdlib.repro.stages.fit import fit_queries, fit_table, reference_fit, student_fit
+from kdlib.repro.stages.students import StudentRun, starting_points, student, untrained, untrained_run
+from kdlib.repro.stages.teachers import (own_teacher, own_teacher_run, published_teacher_run, raw_member_scores,
+                                         score_ranges, teacher_coverage, teacher_file, teacher_scores)
 
 __all__ = [
-    "BM25", "bm25_row", "comparison_rows", "ensemble_beats", "main_results", "result_rows", "result_table", "score_ranges",
+    "BM25", "bm25_row", "claim_notes", "comparison_rows", "comparison_table", "data_overview", "ensemble_beats",
+    "label_triples", "main_results", "result_rows", "result_table", "scale", "score_ranges", "teacher_strength",
     "fit_queries", "fit_table", "reference_fit", "student_fit",
     "Call", "Cell", "REGISTRY", "RESULT_COLUMNS", "Stage", "StudentRun", "TeacherSetting", "baseline_runs",
     "cells", "claim_checks", "dense", "dense_per_query", "distilling_settings", "key_hash", "latency",

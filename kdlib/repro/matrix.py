@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from kdlib.profiles import Profile
-from kdlib.repro.settings import (BASELINE, OWN, PAPER_SETTINGS, T2_SCORED, Row, TeacherSetting, setting,
-                                  untrained_row)
+from kdlib.core.profiles import Profile
+from kdlib.repro.settings import BASELINE, OWN, PAPER_SETTINGS, T2_SCORED, Row, TeacherSetting, setting, untrained_row
 from kdlib.repro.stage import Call
 
 #: The architecture whose students run dense retrieval (chapter 7).
@@ -80,19 +79,3 @@ def dense_cells(profile: Profile) -> list[Cell]:
 
 def student_call(profile: Profile, stage: str, cell: Cell) -> Call:
     return Call.of(stage, arch=cell.arch, teacher=setting(profile, cell.teacher), loss=cell.loss)
-
-
-def stage_calls(profile: Profile) -> list[Call]:
-    """Every stage the profile's book computes (each once)."""
-    from kdlib.repro.fit import fit_queries
-
-    calls = [Call.of("own_teacher"), Call.of("own_teacher_run")]
-    calls += [Call.of("teacher_file", teacher=s) for s in distilling_settings(profile)]
-    calls += [student_call(profile, stage, c) for c in cells(profile) for stage in ("student", "student_run")]
-    calls += [Call.of("untrained_run", arch=a) for a in profile.student.architectures]
-    if fit_queries(profile):
-        calls += [student_call(profile, "student_fit", c) for c in cells(profile)]
-    calls += [Call.of("score_samples"), Call.of("latency")]
-    if dense_cells(profile):
-        calls.append(Call.of("dense"))
-    return list(dict.fromkeys(calls))

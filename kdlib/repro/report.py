@@ -6,16 +6,28 @@ from typing import Sequence
 
 import pandas as pd
 
-from kdlib import artifacts
-from kdlib.profiles import Profile
+from kdlib.core import artifacts
+from kdlib.core.profiles import Profile
 from kdlib.repro import results as results_csv
-from kdlib.repro.analyses import dense_per_query, latency_per_query, score_statistics
 from kdlib.repro.matrix import DENSE_ARCH, cells, main_cells
-from kdlib.repro.settings import (BASELINE, BM25_ARCH, RANKING_TEACHERS, T2, TEACHER_ARCH, UNTRAINED, Row, bm25_row,
-                                  own_teacher_row, setting, teacher_row, untrained_row)
+from kdlib.repro.settings import (
+    BASELINE,
+    BM25_ARCH,
+    RANKING_TEACHERS,
+    T2,
+    TEACHER_ARCH,
+    UNTRAINED,
+    Row,
+    bm25_row,
+    own_teacher_row,
+    setting,
+    teacher_row,
+    untrained_row,
+)
 from kdlib.repro.splits import splits
-from kdlib.repro.students import StudentRun, student, untrained_run
-from kdlib.repro.teachers import own_teacher_run, published_teacher_run
+from kdlib.repro.stages.analyses import dense_per_query, latency_per_query, score_statistics
+from kdlib.repro.stages.students import StudentRun, student, untrained_run
+from kdlib.repro.stages.teachers import own_teacher_run, published_teacher_run
 
 #: The name of the first-stage candidates among :func:`teacher_results`' rows.
 BM25 = "BM25"
@@ -31,16 +43,16 @@ def teacher_results(profile: Profile) -> dict[str, dict[str, float]]:
 
     Also recorded in results.csv with ``arch`` = ``bm25`` / ``teacher``.
     """
-    from kdlib.evaluate import evaluate
+    from kdlib.eval.measures import evaluate
 
     measures = profile.eval.measures
     qrels = splits(profile).test.qrels
     out = {BM25: evaluate(test_run(profile, *bm25_row()), qrels, measures)}
     rows = {BM25: bm25_row()}
-    from kdlib import fullscale
+    from kdlib.teacher.files import uses_teacher_files
 
     for name in RANKING_TEACHERS:
-        if fullscale.uses_teacher_files(profile) and not setting(profile, name).is_own:
+        if uses_teacher_files(profile) and not setting(profile, name).is_own:
             continue  # published teacher files score the training triples only: no test run to measure
         rows[name] = teacher_row(setting(profile, name))
         out[name] = evaluate(test_run(profile, *rows[name]), qrels, measures)
@@ -74,7 +86,7 @@ def per_query(profile: Profile, rows: Sequence[Row], measure: str = "nDCG@10") -
     Returns:
         A frame indexed by qid with one column per row, named ``arch/teacher/loss``.
     """
-    from kdlib.evaluate import evaluate_per_query
+    from kdlib.eval.measures import evaluate_per_query
 
     qrels = splits(profile).test.qrels
     columns = {}
@@ -85,9 +97,9 @@ def per_query(profile: Profile, rows: Sequence[Row], measure: str = "nDCG@10") -
 
 
 def claim_checks(profile: Profile, measure: str = "nDCG@10") -> list:
-    """The paper's claims checked on this profile's runs (:mod:`kdlib.claims`); also writes
+    """The paper's claims checked on this profile's runs (:mod:`kdlib.repro.claims`); also writes
     ``artifacts/<profile>/claims.csv``."""
-    from kdlib import claims, paper
+    from kdlib.repro import claims, paper
 
     rows = [c.row for c in cells(profile)] + [own_teacher_row()]
     table = per_query(profile, rows, measure)
@@ -100,7 +112,8 @@ def claim_checks(profile: Profile, measure: str = "nDCG@10") -> list:
     claim3_archs = paper.t2_beats_t1_on_dl19(archs) if profile.data.test == "trec-dl-2019" else None
     checks = claims.check_claims(values, archs=archs, measure=measure, claim3_archs=claim3_archs,
                                  loss=profile.student.loss, loss_rivals=profile.student.loss_comparison,
-                                 score_stats=score_statistics(profile), latency_ms=latency_ms, dense=dense_values)
+                                 score_stats=score_statistics(profile), latency_ms=latency_ms, dense=dense_values,
+                                 test=profile.eval.significance)
     claims.write_claims_csv(checks, artifacts.root() / profile.name / "claims.csv")
     return checks
 
@@ -131,7 +144,8 @@ def result_table(profile: Profile, per_query_values: pd.DataFrame) -> pd.DataFra
     Args:
         per_query_values: :func:`per_query` of :func:`result_rows`.
     """
-    from kdlib import claims, paper, reproduce
+    from kdlib.repro import check as reproduce
+    from kdlib.repro import claims, paper
 
     baseline = setting(profile, BASELINE)
     table = []
@@ -144,7 +158,8 @@ def result_table(profile: Profile, per_query_values: pd.DataFrame) -> pd.DataFra
                           BM25: bm25_row()}
             for name, reference in references.items():
                 if reference != row:
-                    comparison = claims.paired(name, values, per_query_values[column(reference)])
+                    comparison = claims.paired(name, values, per_query_values[column(reference)],
+                                               test=profile.eval.significance)
                     entry[f"Δ vs {name}"], entry[f"p vs {name}"] = comparison.difference, comparison.p_value
         entry["paper nDCG@10 (quoted)"] = paper.rerank_ndcg10_dl19(arch, teacher, loss)
         entry["reproduce"] = reproduce.command(profile.name, arch, teacher, loss)
@@ -172,3 +187,87 @@ def ensemble_beats(profile: Profile, per_query_values: pd.DataFrame) -> tuple[di
                   BM25: lambda a: bm25_row()}
     beats = {name: sum(ensemble[a] > mean[column(ref(a))] for a in ensemble) for name, ref in references.items()}
     return beats, len(ensemble)
+
+
+def comparison_table(profile: Profile, arch: str, teacher: str, loss: str) -> pd.DataFrame:
+    """Chapter 4's table: the student and every row :func:`comparison_rows` names, with their
+    first three measures, and for each other row the student's nDCG@10 difference to it and the
+    paired test's p-value (``eval.significance``) over the test queries."""
+    from kdlib.eval.measures import compare_runs, evaluate
+
+    qrels = splits(profile).test.qrels
+    runs = {label: test_run(profile, *row) for label, row in comparison_rows(profile, arch, teacher, loss).items()}
+    student_label, *others = runs
+    table = pd.DataFrame({name: evaluate(run, qrels, profile.eval.measures[:3]) for name, run in runs.items()}).T
+    for name in others:
+        comparison = compare_runs(runs[name], runs[student_label], qrels, "nDCG@10", test=profile.eval.significance)
+        table.loc[name, "Δ nDCG@10 of this run"] = comparison.difference
+        table.loc[name, "p"] = comparison.p_value
+    return table
+
+
+def teacher_strength(teachers: dict[str, dict[str, float]], best_student: float, *, margin: float = 0.02) -> dict[str, str]:
+    """How each teacher compares with the best baseline student in nDCG@10: ``stronger than``,
+    ``about as strong as`` (within ``margin``) or ``weaker than``."""
+    out = {}
+    for name in [n for n in RANKING_TEACHERS if n in teachers]:
+        gap = teachers[name]["nDCG@10"] - best_student
+        out[name] = "stronger than" if gap > margin else ("about as strong as" if gap > -margin else "weaker than")
+    return out
+
+
+def scale(profile: Profile):
+    """The sizes this profile trains and tests at (:class:`kdlib.repro.claims.Scale`), for the
+    notes that explain a claim that does not hold."""
+    from kdlib.repro.claims import Scale
+    from kdlib.train.pipeline import student_triples
+
+    train = splits(profile).train
+    queries = None if profile.data.trains_on_official_triples else len({t.qid for t in student_triples(profile)[1]})
+    return Scale(train_queries=queries, test_queries=len(splits(profile).test.judged_qids()),
+                 student_steps=profile.train.max_steps, own_teacher_queries=len(train.judged_qids()),
+                 own_teacher_steps=profile.teacher.own_train.max_steps)
+
+
+def claim_notes(profile: Profile, checks: Sequence) -> dict[int, str]:
+    """For every claim that does not hold: what differs from the paper's setting, with this
+    profile's sizes (:func:`kdlib.repro.claims.scale_note`)."""
+    from kdlib.repro.claims import Verdict, scale_note
+
+    sizes = scale(profile)
+    return {check.number: scale_note(check.number, sizes) for check in checks if check.verdict is not Verdict.HOLDS}
+
+
+def data_overview(profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Chapter 1's two tables: counts per dataset (queries, judged queries, passages,
+    judgements, grades) and the measures of every run each dataset comes with.
+
+    The embedded pack is read whole; an ``ir_datasets`` source is counted and its BM25
+    candidates measured one query at a time (:func:`kdlib.repro.irds_overview.irds_overview`).
+    """
+    from kdlib import data
+    from kdlib.eval.measures import evaluate
+
+    if profile.data.source == "ir_datasets":
+        from kdlib.repro.irds_overview import irds_overview
+
+        return irds_overview(profile.data)
+    datasets = {name: data.load_dataset(name, max_queries=profile.data.max_queries) for name in data.DATASETS}
+    stats = pd.DataFrame([data.dataset_stats(ds) for ds in datasets.values()]).set_index("name")
+    grades = stats.pop("grades").apply(pd.Series).fillna(0).astype(int).add_prefix("grade ")
+    counts = pd.concat([stats[["queries", "judged_queries", "passages", "judgements"]], grades], axis=1)
+    rows = [{"dataset": name, "run": run_name, **evaluate(run, ds.qrels, profile.eval.measures)}
+            for name, ds in datasets.items() if ds.qrels for run_name, run in ds.runs.items()]
+    return counts, pd.DataFrame(rows).set_index(["dataset", "run"])
+
+
+def label_triples(profile: Profile) -> list:
+    """The label triples of every judged training query (chapter 1): the dataset's official
+    triples, or triples sampled from the judgements and candidates as the students' are."""
+    from kdlib.data.sources import official_triples
+    from kdlib.train.pipeline import sampled_label_triples
+
+    train = splits(profile).train
+    if profile.data.trains_on_official_triples:
+        return official_triples(profile.data, train)
+    return sampled_label_triples(profile, train, train.judged_qids())

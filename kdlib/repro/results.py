@@ -10,8 +10,8 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from kdlib import artifacts
-from kdlib.profiles import Profile
+from kdlib.core import artifacts
+from kdlib.core.profiles import Profile
 from kdlib.repro.settings import BM25_ARCH, TEACHER_ARCH, Row
 
 RESULT_COLUMNS = ["profile", "dataset", "arch", "teacher", "loss", "measure", "value"]

@@ -15,7 +15,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
-from kdlib.profiles import Profile
+from kdlib.core.profiles import Profile
+from kdlib.teacher.members import OWN_MEMBER
 
 BASELINE = "baseline"
 T1 = "T1"
@@ -24,8 +25,6 @@ OWN = "own"
 T2_SCORED = "T2_scored"
 #: A student's starting point: the freshly built model, never trained (loss :data:`NO_LOSS`).
 UNTRAINED = "untrained"
-#: The member name of our own BERT_CAT teacher (the rest are published run names).
-OWN_MEMBER = "own"
 #: The loss of label-only training: the baseline students and our own teacher.
 LABEL_LOSS = "ranknet"
 #: ``arch`` of the first-stage candidates' row and of the teachers' own rows in results.csv.
@@ -58,7 +57,7 @@ class TeacherSetting:
         baseline_loss: the loss every student of this setting trains with (``ranknet`` for
             the baseline, which has no teacher to distil from); ``None``: the loss of the cell.
         unscored: what happens to a pair a published member did not score (see
-            :class:`kdlib.profiles.TeacherConfig`).
+            :class:`kdlib.core.profiles.TeacherConfig`).
     """
 
     name: str
@@ -90,7 +89,7 @@ class TeacherSetting:
         """The profile this setting's students and teacher file are computed under."""
         if profile.teacher.unscored == self.unscored:
             return profile
-        from kdlib.profiles import override
+        from kdlib.core.profiles import override
 
         return override(profile, {"teacher.unscored": self.unscored})
 

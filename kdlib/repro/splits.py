@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kdlib.profiles import Profile
+from kdlib.core.profiles import Profile
 
 _SPLITS: dict[str, Any] = {}
 
@@ -20,7 +20,7 @@ def splits(profile: Profile):
 
 def rerank_test(profile: Profile, ranker: Any) -> dict[str, dict[str, float]]:
     """``ranker`` re-ranking the profile's test candidates."""
-    from kdlib.rerank import rerank
+    from kdlib.eval.rerank import rerank
 
     return rerank(ranker, splits(profile).test, candidates=profile.data.candidates, depth=profile.data.rerank_depth,
                   batch_size=profile.eval.batch_size)

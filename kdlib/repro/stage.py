@@ -4,12 +4,12 @@ A :class:`Stage` names the profile sections it reads (dotted paths; ``{arch}`` s
 the stage's ``arch`` parameter, so ``student.options.{arch}`` is that architecture's
 options only) and the upstream stages it uses. Its key is derived from exactly those: its
 parameters, the sections' values, the upstream stages' keys and the code fingerprint
-(:func:`kdlib.artifacts.code_fingerprint`). No stage assembles a key by hand, so a key can
+(:func:`kdlib.core.artifacts.code_fingerprint`). No stage assembles a key by hand, so a key can
 neither miss a dependency its declaration names nor depend on one it does not.
 
 :meth:`Stage.run` is the only place that locks a stage directory, computes into it and marks
 it ``DONE``; a stage's compute function only writes its files (atomically, through
-:mod:`kdlib.artifacts`).
+:mod:`kdlib.core.artifacts`).
 
 A stage parameterised by a teacher setting (``teacher=``, a
 :class:`~kdlib.repro.settings.TeacherSetting`) reads the profile as that setting sees it
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from kdlib import artifacts
-from kdlib.profiles import Profile
+from kdlib.core import artifacts
+from kdlib.core.profiles import Profile
 from kdlib.repro.settings import TeacherSetting
 
 #: Every declared stage, by name.
@@ -91,7 +91,7 @@ class Stage:
 
     def key(self, profile: Profile, **params: Any) -> dict[str, Any]:
         """What the stage depends on (without the code fingerprint, which
-        :func:`kdlib.artifacts.stage_dir` adds)."""
+        :func:`kdlib.core.artifacts.stage_dir` adds)."""
         view = self.view(profile, params).to_dict()
         sections = {}
         for template in self.sections:

@@ -9,7 +9,7 @@ A trial reports what a setting may be chosen on:
 
 - the validation curve (nDCG@10 of the held-out validation queries, every ``eval_every``
   steps), beside BM25 on the same queries;
-- the **fit** (:mod:`kdlib.repro.fit`): nDCG@10 re-ranking the *training* queries that the
+- the **fit** (:mod:`kdlib.repro.stages.fit`): nDCG@10 re-ranking the *training* queries that the
   published teachers scored, at the validation depth, beside BM25 and the teacher T2
   re-ranking the same candidates. A student far below its teacher on the very queries it was
   trained on is held back by its capacity or its optimisation, not by too few queries; a
@@ -26,11 +26,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from kdlib.errors import ConfigError
-from kdlib.profiles import Profile, apply_overrides
-from kdlib.repro import fit
+from kdlib.core.errors import ConfigError
+from kdlib.core.profiles import Profile, apply_overrides
 from kdlib.repro.settings import BM25_ARCH, T2, setting
 from kdlib.repro.splits import rerank_test, splits
+from kdlib.repro.stages import fit
 
 #: The measure trials are judged on (the book's headline measure).
 MEASURE = fit.FIT_MEASURE
@@ -110,7 +110,7 @@ def run_trial(profile: Profile, arch: str, teacher: str, loss: str = "margin_mse
         ConfigError: an override does not fit the profile.
         ConfigError: the profile's training queries have no T2 runs to measure the fit on.
     """
-    from kdlib.repro.students import TIMING, _train_student
+    from kdlib.repro.stages.students import TIMING, student_training
     from kdlib.train.result import TrainResult
 
     tried = trial_profile(profile, overrides)
@@ -120,7 +120,7 @@ def run_trial(profile: Profile, arch: str, teacher: str, loss: str = "margin_mse
     if not qids:
         raise ConfigError(f"profile {profile.name!r}: no training query has runs of every T2 member "
                           f"{list(setting(tried, T2).members)}; the fit cannot be measured")
-    out = _train_student.run(tried, arch=arch, teacher=chosen, loss=loss)
+    out = student_training.run(tried, arch=arch, teacher=chosen, loss=loss)
     trained = TrainResult.read(out / "DONE.json")
     split = splits(tried)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from kdlib.errors import FormatError
+from kdlib.core.errors import FormatError
 
 
 def read_examples_from_teacher_file(

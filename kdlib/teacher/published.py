@@ -22,7 +22,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from kdlib.errors import KdlibError
+from kdlib.core.errors import KdlibError
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from typing import Any, Sequence
 import torch
 from tqdm import tqdm
 
-from kdlib.artifacts import open_atomic, write_json
-from kdlib.errors import KdlibError
-from kdlib.train.precision import autocast
+from kdlib.core.artifacts import open_atomic, write_json
+from kdlib.core.errors import KdlibError
+from kdlib.runtime.precision import autocast
 
 
 def _load_teachers(teachers: Sequence[Any], device: torch.device) -> list[Any]:
@@ -189,7 +189,7 @@ def score_triples(
     Raises:
         KeyError: a triple names a query or passage without text in ``dataset``.
     """
-    from kdlib.train import distributed
+    from kdlib.runtime import distributed
 
     out = Path(out_path)
     if out.is_file():

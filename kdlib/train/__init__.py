@@ -7,8 +7,8 @@
 """
 from __future__ import annotations
 
+from kdlib.data.examples import TrainingExample
 from kdlib.train.errors import ExamplesError, NonFiniteLossError
-from kdlib.train.examples import TrainingExample
 from kdlib.train.result import TrainResult
 
 __all__ = [

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from kdlib.train.examples import TrainingExample
+from kdlib.data.examples import TrainingExample
 
 
 def epoch_batches(

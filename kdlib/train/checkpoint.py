@@ -8,7 +8,7 @@ A checkpoint is a directory ``out_dir/checkpoint/`` with
 - ``state.json``: step, validation history, best score, early-stopping counter and the
   running log window (the data position is the step: batch order depends on it alone).
 
-It is written to a temporary sibling and swapped in (:func:`kdlib.artifacts.swap_dir`), so a kill at any point
+It is written to a temporary sibling and swapped in (:func:`kdlib.core.artifacts.swap_dir`), so a kill at any point
 (even ``kill -9``) leaves either the old or the new checkpoint complete.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kdlib.artifacts import staging_dir, swap_dir
+from kdlib.core.artifacts import staging_dir, swap_dir
 
 CHECKPOINT = "checkpoint"
 DONE_MARKER = "DONE.json"

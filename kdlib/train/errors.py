@@ -1,7 +1,7 @@
 """Errors raised by the training loop."""
 from __future__ import annotations
 
-from kdlib.errors import KdlibError
+from kdlib.core.errors import KdlibError
 
 
 class NonFiniteLossError(KdlibError, FloatingPointError):

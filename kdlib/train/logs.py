@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kdlib.artifacts import write_atomic
+from kdlib.core.artifacts import write_atomic
 
 TRAIN_LOG = "train_log.jsonl"
 VALIDATION_LOG = "validation.jsonl"

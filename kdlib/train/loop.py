@@ -8,7 +8,7 @@ to ``(B, 2)`` (positive in column 0) and applies the loss, e.g. Margin-MSE (pape
 
 with student scores ``s`` and teacher scores ``t``, or RankNet on labels only.
 
-Precision (``TrainConfig.precision``, :mod:`kdlib.train.precision`): bf16 autocast where the
+Precision (``TrainConfig.precision``, :mod:`kdlib.runtime.precision`): bf16 autocast where the
 device runs it natively; on a GPU without bf16, fp16 autocast with a dynamic gradient
 scaler (a step whose gradients overflow is skipped); else fp32. Speed on a CPU: bf16
 autocast when supported, dynamic padding with length bucketing, ``torch.set_num_threads``. Robustness: atomic checkpoints (resume after any kill gives the
@@ -31,17 +31,17 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from kdlib.artifacts import write_json
-from kdlib.profiles import TrainConfig
+from kdlib.core.artifacts import write_json
+from kdlib.core.profiles import TrainConfig
+from kdlib.data.examples import TrainingExample
+from kdlib.data.id_examples import count_without_teacher, example_lengths
+from kdlib.runtime import distributed
+from kdlib.runtime import precision as amp
 from kdlib.train import checkpoint as ckpt
-from kdlib.train import distributed
 from kdlib.train.batching import StepSchedule, make_collate
 from kdlib.train.errors import ExamplesError, NonFiniteLossError
-from kdlib.train.examples import TrainingExample
-from kdlib.train.id_examples import count_without_teacher, example_lengths
 from kdlib.train.logs import TRAIN_LOG, VALIDATION_LOG, append_row, read_rows, truncate_after
 from kdlib.train.optim import build_optimizer, build_scheduler
-from kdlib.train import precision as amp
 from kdlib.train.result import TrainResult
 from kdlib.train.validation import Validation
 
@@ -69,7 +69,7 @@ def train(
             training (dropout ``config.dropout``, eager attention).
         loss: a :mod:`kdlib.losses` loss, called as ``loss(student (B, 2), teacher (B, 2) | None)``.
         examples: the training triples: a list, or an
-            :class:`~kdlib.train.id_examples.IdTripleExamples` whose texts are fetched per batch.
+            :class:`~kdlib.data.id_examples.IdTripleExamples` whose texts are fetched per batch.
         config: the loop's hyper-parameters.
         out_dir: run directory: ``train_log.jsonl``, ``validation.jsonl``, ``checkpoint/``,
             ``best/``, ``final/``, ``DONE.json``.

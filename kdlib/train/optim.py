@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from kdlib.profiles import TrainConfig
+from kdlib.core.profiles import TrainConfig
 
 
 def build_optimizer(ranker: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:

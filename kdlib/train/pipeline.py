@@ -21,11 +21,12 @@ import random
 from pathlib import Path
 from typing import Any, Sequence
 
-from kdlib import fullscale
-from kdlib.errors import ConfigError
-from kdlib.profiles import Profile
-from kdlib.repro.settings import OWN_MEMBER as OWN_TEACHER  # the one name of "our own teacher"
-from kdlib.train.examples import TrainingExample
+from kdlib.core.errors import ConfigError
+from kdlib.core.profiles import Profile
+from kdlib.data.examples import TrainingExample
+from kdlib.data.sources import official_examples, official_triples
+from kdlib.teacher.files import teacher_file_limit
+from kdlib.teacher.members import published_members
 from kdlib.train.result import TrainResult
 from kdlib.train.validation import Validation
 
@@ -36,7 +37,8 @@ def _splits(profile: Profile):
     return training_splits(profile.data)
 
 
-def _label_triples(profile: Profile, dataset: Any, qids: Sequence[str]) -> list:
+def sampled_label_triples(profile: Profile, dataset: Any, qids: Sequence[str]) -> list:
+    """Label triples of ``qids`` sampled from ``dataset``'s judgements and candidates (``data`` settings)."""
     from kdlib.data import sample_label_triples
 
     return sample_label_triples(
@@ -49,8 +51,8 @@ def _label_triples(profile: Profile, dataset: Any, qids: Sequence[str]) -> list:
 def to_examples(dataset: Any, triples: Sequence[Any]) -> Sequence[TrainingExample]:
     """Label-only examples (no teacher scores) from id triples; held by id when the passages
     come from a docs store (full scale), with their texts otherwise."""
+    from kdlib.data.id_examples import IdTripleExamples, holds_texts_lazily
     from kdlib.data.teacher_stream import fetch_texts
-    from kdlib.train.id_examples import IdTripleExamples, holds_texts_lazily
 
     if holds_texts_lazily(dataset.passages):
         return IdTripleExamples.from_triples(triples, dataset.queries, dataset.passages)
@@ -60,25 +62,19 @@ def to_examples(dataset: Any, triples: Sequence[Any]) -> Sequence[TrainingExampl
     return [TrainingExample(dataset.queries[t.qid], texts[t.pos_pid], texts[t.neg_pid]) for t in triples]
 
 
-def published_members(profile: Profile) -> list[str]:
-    """The published runs the profile's teachers use (T1 and the T2 members, without ``own``)."""
-    names = [profile.teacher.t1, *profile.teacher.t2]
-    return sorted({n for n in names if n != OWN_TEACHER})
-
-
 def student_triples(profile: Profile) -> tuple[Any, list]:
     """``(train dataset, triples)`` that every student of the matrix trains on (module docstring)."""
     splits = _splits(profile)
     train = splits.train
-    if fullscale.uses_official_triples(profile):
-        return train, fullscale.official_triples(profile, train)
+    if profile.data.trains_on_official_triples:
+        return train, official_triples(profile.data, train)
     qids = train.judged_qids()
     for member in published_members(profile):
         run = train.runs.get(member, {})
         qids = [q for q in qids if run.get(q)]
     if not qids:
         raise ConfigError(f"no training query is covered by the published teachers {published_members(profile)}")
-    triples = _label_triples(profile, train, qids)  # shuffled with data.seed
+    triples = sampled_label_triples(profile, train, qids)  # shuffled with data.seed
     if profile.data.max_train_triples is not None:
         triples = triples[: profile.data.max_train_triples]
     return train, _drop_unscored(profile, train, triples)
@@ -122,9 +118,9 @@ def label_examples(profile: Profile, split: str = "train") -> list[TrainingExamp
     if split not in ("train", "validation"):
         raise ValueError(f"split must be train or validation (never test), got {split!r}")
     dataset = getattr(splits, split)
-    if split == "train" and fullscale.uses_official_triples(profile):
-        return fullscale.official_examples(profile, dataset)
-    return to_examples(dataset, _label_triples(profile, dataset, dataset.judged_qids()))
+    if split == "train" and profile.data.trains_on_official_triples:
+        return official_examples(profile.data, dataset)
+    return to_examples(dataset, sampled_label_triples(profile, dataset, dataset.judged_qids()))
 
 
 def make_validation(profile: Profile, *, depth: int | None = None) -> Validation:
@@ -183,11 +179,11 @@ def train_student(
 
     loss = losses.get(loss_name)
     if teacher_scores is not None:
+        from kdlib.data.id_examples import IdTripleExamples, holds_texts_lazily
         from kdlib.teacher import read_examples_from_teacher_file
-        from kdlib.train.id_examples import IdTripleExamples, holds_texts_lazily
 
         train_split = _splits(profile).train
-        limit = fullscale.teacher_file_limit(profile)
+        limit = teacher_file_limit(profile)
         if holds_texts_lazily(train_split.passages):  # full scale: up to 40M lines, held by id
             examples = IdTripleExamples.from_teacher_file(teacher_scores, train_split.queries, train_split.passages,
                                                           limit=limit)
@@ -195,8 +191,8 @@ def train_student(
             examples = read_examples_from_teacher_file(teacher_scores, train_split, limit=limit)
     elif getattr(loss, "requires_teacher", False):
         raise ConfigError(f"loss {loss_name!r} needs teacher scores: pass --teacher-scores FILE")
-    elif fullscale.uses_official_triples(profile):  # streamed into id arrays, never a list of 16M
-        examples = fullscale.official_examples(profile, _splits(profile).train)
+    elif profile.data.trains_on_official_triples:  # streamed into id arrays, never a list of 16M
+        examples = official_examples(profile.data, _splits(profile).train)
     else:
         dataset, triples = student_triples(profile)
         examples = to_examples(dataset, triples)

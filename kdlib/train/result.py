@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kdlib.errors import ConfigError
+from kdlib.core.errors import ConfigError
 
 #: The files that make a directory a saved model (kdlib's layout, or a transformers one).
 _MODEL_FILES = ("kdlib_ranker.json", "config.json")

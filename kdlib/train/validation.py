@@ -34,8 +34,8 @@ class Validation:
 
         ``precision`` (``bf16``, ``fp16``, ``fp32``) overrides ``bf16`` (bf16 where supported).
         """
-        from kdlib.evaluate import evaluate
-        from kdlib.rerank import rerank
+        from kdlib.eval.measures import evaluate
+        from kdlib.eval.rerank import rerank
 
         run = rerank(
             ranker, self.dataset, candidates=self.candidates, depth=self.depth,

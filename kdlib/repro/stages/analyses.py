@@ -1,0 +1,158 @@
+"""Stages that analyse the baseline and distilled students (chapters 3, 6 and 7).
+
+- ``score_samples``: raw scores of every baseline student on test label triples.
+- ``latency``: query latency of every architecture (its baseline's weights).
+- ``dense``: dense retrieval with the BERT_DOT students over the test corpus.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from kdlib.core import artifacts
+from kdlib.core.profiles import Profile
+from kdlib.repro.matrix import baseline_cells, dense_cells, student_call
+from kdlib.repro.splits import splits
+from kdlib.repro.stage import stage
+from kdlib.repro.stages.students import StudentRun, student
+
+
+def baseline_runs(profile: Profile) -> dict[str, StudentRun]:
+    """The baseline (RankNet on labels) student of every architecture."""
+    return {c.arch: student(profile, c.arch, c.teacher, c.loss) for c in baseline_cells(profile)}
+
+
+def _baselines(profile: Profile) -> list:
+    return [student_call(profile, "student", c) for c in baseline_cells(profile)]
+
+
+def test_label_pairs(profile: Profile, *, max_triples: int = 400):
+    """Label triples of the test queries (one negative per positive), for score statistics only."""
+    from kdlib.data import sample_label_triples
+
+    test = splits(profile).test
+    triples = sample_label_triples(test, test.judged_qids(), negatives_per_positive=1,
+                                   positive_min_grade=profile.data.positive_min_grade,
+                                   candidates=profile.data.candidates, depth=profile.data.rerank_depth,
+                                   seed=profile.data.seed)
+    return test, triples[:max_triples]
+
+
+@stage("score_samples", sections=("data", "student.architectures", "eval.batch_size"), depends_on=("student",),
+       upstream=_baselines)
+def _sample_scores(profile: Profile, out: Path) -> None:
+    test, triples = test_label_pairs(profile)
+    queries = [test.queries[t.qid] for t in triples]
+    rows = []
+    for arch, run in baseline_runs(profile).items():
+        ranker = run.load_model()
+        for kind, pids in (("positive", [t.pos_pid for t in triples]), ("negative", [t.neg_pid for t in triples])):
+            scores = ranker.score(queries, [test.passages[p] for p in pids], batch_size=profile.eval.batch_size)
+            rows += [{"arch": arch, "kind": kind, "triple": i, "score": float(s)} for i, s in enumerate(scores)]
+    artifacts.write_csv(out / "scores.csv", pd.DataFrame(rows))
+
+
+def score_samples(profile: Profile) -> pd.DataFrame:
+    """Raw scores of every baseline student on test label triples (arch, kind, triple, score)."""
+    return pd.read_csv(_sample_scores.run(profile) / "scores.csv")
+
+
+def score_statistics(profile: Profile) -> pd.DataFrame:
+    """Per architecture: mean / std of positive and negative raw scores and the mean margin."""
+    samples = score_samples(profile)
+    wide = samples.pivot_table(index=["arch", "triple"], columns="kind", values="score").reset_index()
+    wide["margin"] = wide["positive"] - wide["negative"]
+    stats = wide.groupby("arch", sort=False).agg(
+        mean_pos=("positive", "mean"), std_pos=("positive", "std"),
+        mean_neg=("negative", "mean"), std_neg=("negative", "std"),
+        mean_margin=("margin", "mean"), std_margin=("margin", "std"),
+        positive_margin_share=("margin", lambda m: float((m > 0).mean())),
+    )
+    return stats.reindex([a for a in profile.student.architectures if a in stats.index]).reset_index()
+
+
+@stage("latency", sections=("data", "student.architectures", "eval.latency_queries", "eval.latency_repeats"),
+       depends_on=("student",), upstream=_baselines)
+def _measure_latency(profile: Profile, out: Path) -> None:
+    from kdlib.eval.latency import latency_table, measure_latency
+    from kdlib.eval.rerank import candidate_lists
+
+    test = splits(profile).test
+    lists, _ = candidate_lists(test, candidates=profile.data.candidates, depth=profile.data.rerank_depth)
+    qids = list(lists)[: profile.eval.latency_queries] if profile.eval.latency_queries else list(lists)
+    results, rows = [], []
+    for arch, run in baseline_runs(profile).items():
+        result = measure_latency(run.load_model(), test, candidates=profile.data.candidates,
+                                 depth=profile.data.rerank_depth, qids=qids, repeats=profile.eval.latency_repeats)
+        results.append(result)
+        rows += [{"arch": arch, "qid": q, "ms": float(ms)} for q, ms in zip(result.qids, result.per_query_ms)]
+    artifacts.write_csv(out / "latency_per_query.csv", pd.DataFrame(rows))
+    artifacts.write_csv(out / "latency.csv", latency_table(results).reset_index(drop=True))
+
+
+def latency(profile: Profile) -> pd.DataFrame:
+    """Query latency of every architecture (baseline weights; latency does not depend on them).
+
+    One row per architecture (median and p95 ms); :func:`latency_per_query` has every timed query.
+    """
+    return pd.read_csv(_measure_latency.run(profile) / "latency.csv")
+
+
+def latency_per_query(profile: Profile) -> pd.DataFrame:
+    """Per timed query and architecture: ``arch``, ``qid``, ``ms`` (the median of its repeats)."""
+    return pd.read_csv(_measure_latency.run(profile) / "latency_per_query.csv", dtype={"qid": str})
+
+
+def _dense_students(profile: Profile) -> list:
+    return [student_call(profile, "student", c) for c in dense_cells(profile)]
+
+
+@stage("dense", sections=("data", "eval.measures", "eval.dense_index", "eval.dense_corpus", "eval.batch_size"),
+       depends_on=("student",),
+       upstream=_dense_students)
+def _dense_retrieval(profile: Profile, out: Path) -> None:
+    from kdlib.data.sources import source_for
+    from kdlib.eval.dense import dense_retrieval
+    from kdlib.eval.measures import evaluate, evaluate_per_query
+
+    test = splits(profile).test
+    corpus = source_for(profile.data).passages_to_index(test, profile.eval.dense_corpus)
+    measure_rows, stat_rows, query_rows = [], [], []
+    for cell in dense_cells(profile):
+        run = student(profile, cell.arch, cell.teacher, cell.loss)
+        result = dense_retrieval(run.load_model(), test, corpus, index_kinds=profile.eval.dense_index,
+                                 k=min(1000, len(corpus)), batch_size=profile.eval.batch_size)
+        for kind, dense_run in result.runs.items():
+            for m, v in evaluate(dense_run, test.qrels, profile.eval.measures).items():
+                measure_rows.append({"teacher": cell.teacher, "index": kind, "measure": m, "value": v})
+            for r in evaluate_per_query(dense_run, test.qrels, profile.eval.measures).itertuples():
+                query_rows.append({"teacher": cell.teacher, "index": kind, "qid": r.qid, "measure": r.measure,
+                                   "value": r.value})
+            stat_rows.append({"teacher": cell.teacher, "index": kind, "passages": result.n_passages,
+                              "dim": result.dim, "index_mb": result.index_bytes[kind] / 2**20,
+                              "build_s": result.build_seconds[kind],
+                              "search_ms_per_query": result.search_ms_per_query[kind],
+                              "query_encode_ms": result.query_encode_ms_per_query,
+                              "corpus_encode_s": result.encode_seconds})
+    artifacts.write_csv(out / "per_query.csv", pd.DataFrame(query_rows))
+    artifacts.write_csv(out / "measures.csv", pd.DataFrame(measure_rows))
+    artifacts.write_csv(out / "stats.csv", pd.DataFrame(stat_rows))
+
+
+def dense(profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Dense retrieval with the BERT_DOT students (baseline, T1, T2) over the test corpus.
+
+    Returns:
+        ``(measures, stats)``: rows (teacher, index, measure, value), and per (teacher, index)
+        the index size, build time, query time and corpus size.
+    """
+    out = _dense_retrieval.run(profile)
+    return pd.read_csv(out / "measures.csv"), pd.read_csv(out / "stats.csv")
+
+
+def dense_per_query(profile: Profile, index: str = "Flat", measure: str = "nDCG@10") -> dict[str, pd.Series]:
+    """Per-query ``measure`` of BERT_DOT dense retrieval, by teacher (``baseline``, ``T1``, ``T2``)."""
+    frame = pd.read_csv(_dense_retrieval.run(profile) / "per_query.csv", dtype={"qid": str})
+    frame = frame[(frame["index"] == index) & (frame["measure"] == measure)]
+    return {t: part.set_index("qid")["value"] for t, part in frame.groupby("teacher")}

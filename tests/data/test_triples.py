@@ -1,0 +1,71 @@
+"""Query splits and label triples, on a hand-made dataset and on the tiny profile."""
+from __future__ import annotations
+
+import pytest
+
+from kdlib.core import profiles
+from kdlib.data import Dataset, Triple, sample_label_triples, split_queries, training_splits
+
+
+def _dataset() -> Dataset:
+    passages = {f"p{i}": f"passage {i}" for i in range(10)}
+    qrels = {"1": {"p0": 3, "p1": 2, "p2": 1, "p3": 0, "p9": 2}, "2": {"p5": 2}}
+    run = {
+        "1": {"p0": 9.0, "p1": 8.0, "p2": 7.0, "p3": 6.0, "p4": 5.0, "p6": 4.0, "p7": 3.0},
+        "2": {"p5": 5.0, "p6": 4.0},
+    }
+    return Dataset("toy", {"1": "q one", "2": "q two"}, passages, qrels, {"bm25": run})
+
+
+def test_split_queries_is_seeded_and_sorted():
+    qids = [str(i) for i in range(20, 0, -1)]
+    train, val = split_queries(qids, 5, seed=1)
+    assert len(val) == 5 and len(train) == 15 and set(train).isdisjoint(val)
+    assert train == sorted(train, key=int) and val == sorted(val, key=int)
+    assert split_queries(qids, 5, seed=1) == (train, val)
+    assert split_queries(qids, 5, seed=2) != (train, val)
+    assert split_queries(qids, 0, seed=1) == (sorted(qids, key=int), [])
+    with pytest.raises(ValueError):
+        split_queries(qids, 20, seed=1)
+
+
+def test_label_triples():
+    ds = _dataset()
+    triples = sample_label_triples(ds, ["1", "2"], negatives_per_positive=2, depth=6, seed=3)
+    assert all(isinstance(t, Triple) for t in triples)
+    # q1: positives are the passages judged >= 2, retrieved or not (p9 is not in the run)
+    positives = {t.pos_pid for t in triples if t.qid == "1"}
+    assert positives == {"p0", "p1", "p9"}
+    # negatives: top-6 of the run judged 0 or unjudged: p3, p4, p6 (p2 is grade 1, p7 below depth)
+    assert {t.neg_pid for t in triples if t.qid == "1"} <= {"p3", "p4", "p6"}
+    assert sum(t.qid == "1" for t in triples) == 3 * 2
+    assert [t for t in triples if t.qid == "2"] == [Triple("2", "p5", "p6")]
+    assert sample_label_triples(ds, ["2", "1"], negatives_per_positive=2, depth=6, seed=3) == triples
+    higher = sample_label_triples(ds, ["1"], negatives_per_positive=1, positive_min_grade=3, depth=6, seed=3)
+    assert {t.pos_pid for t in higher} == {"p0"}
+
+
+def test_label_triples_need_judgements_and_run():
+    ds = _dataset()
+    with pytest.raises(ValueError, match="no judgements"):
+        sample_label_triples(Dataset("x", ds.queries, ds.passages, None, ds.runs), ["1"], negatives_per_positive=1)
+    with pytest.raises(ValueError, match="no run"):
+        sample_label_triples(ds, ["1"], negatives_per_positive=1, candidates="tas_b")
+
+
+def test_training_splits_tiny_profile():
+    config = profiles.load("tiny").data
+    splits = training_splits(config)
+    assert len(splits.validation.queries) == config.validation_queries
+    assert len(splits.train.queries) == config.max_queries * len(config.train) - config.validation_queries
+    assert len(splits.test.queries) == config.max_queries and splits.test.name == config.test
+    assert set(splits.train.queries).isdisjoint(splits.validation.queries)
+    assert set(splits.test.queries).isdisjoint(set(splits.train.queries) | set(splits.validation.queries))
+    assert training_splits(config) == splits
+    triples = sample_label_triples(
+        splits.train, splits.train.queries, negatives_per_positive=config.negatives_per_positive, seed=config.seed
+    )
+    assert triples and all(t.qid in splits.train.queries for t in triples)
+    bad = profiles.override(profiles.load("tiny"), {"data.train": ["trec-dl-2019"]}).data
+    with pytest.raises(ValueError, match="also a training dataset"):
+        training_splits(bad)

@@ -1,0 +1,52 @@
+"""``kdlib book --profile msmarco --dry-run``: every download (size, md5) and every stage (GPU hours)."""
+from __future__ import annotations
+
+import re
+
+from kdlib import cli
+from kdlib.book import runner
+from kdlib.core import profiles
+from kdlib.data.irds_downloads import irds_downloads
+from kdlib.repro import estimate
+from kdlib.repro.irds_overview import profile_datasets
+from kdlib.repro.matrix import matrix_runs
+
+
+def test_msmarco_dry_run_lists_downloads_and_stage_estimates(capsys):
+    assert cli.main(["book", "--profile", "msmarco", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    profile = profiles.load("msmarco")
+    downloads = irds_downloads(profile_datasets(profile.data))
+    # The collection, train queries / qrels / small triples, DEV's and DL'19's files.
+    assert {d.key for d in downloads} >= {"collectionandqueries", "train/docpairs/small", "dev/scoreddocs",
+                                          "trec-dl-2019/scoreddocs", "trec-dl-2019/qrels"}
+    assert "train/scoreddocs" not in {d.key for d in downloads}  # the 11.5 GB BM25 lists are never read
+    for download in downloads:
+        line = next(line for line in out.splitlines() if download.url in line)
+        assert f"md5 {download.md5}" in line and ("GB" in line or "MB" in line)
+    for name, published in profile.teacher.published_files.items():
+        line = next(line for line in out.splitlines() if published.url in line)
+        assert f"md5 {published.md5}" in line and line.split()[0] == name
+    # Every stage has an estimate; the basis of the estimates is printed.
+    stages = [line for line in out.splitlines() if re.match(r"\s+\d+\. ", line)]
+    assert all(re.search(r"\(~?[\d,.]+ GPU h\)$", line) for line in stages), stages
+    assert sum(" student " in line for line in stages) == len(matrix_runs(profile))
+    assert "counted on the CPU" in out and "assumed device" in out and "TFLOP/s" in out
+    assert "no training throughput has been measured on a GPU" in out
+
+
+def test_estimates_follow_the_flops_table_and_the_profile():
+    profile = profiles.load("msmarco")
+    table = estimate.flops_table()
+    assert set(table.flops_per_triple) == {"bert_cat", "bert_dot", "colbert", "prett", "tk"}
+    assert "benchmarks/measure_flops.py" in table.provenance["command"]
+    estimator = estimate.Estimator(profile, table)
+    # 500k steps x 32 triples x ~1.2e11 FLOPs on ~3.4 TFLOP/s: hundreds of hours per student.
+    assert 100 < estimator.student_hours("bert_dot") < 1000
+    assert estimator.student_hours("tk") < estimator.student_hours("bert_dot")
+    shorter = profiles.apply_overrides(profile, ["train.max_steps=50000"])
+    assert estimate.Estimator(shorter, table).student_hours("bert_dot") < estimator.student_hours("bert_dot") / 5
+    faster = estimate.DeviceAssumption("a faster GPU", 2 * estimate.ASSUMED_DEVICE.peak_flops, 0.30)
+    assert estimate.Estimator(profile, table, faster).student_hours("bert_dot") == \
+        estimator.student_hours("bert_dot") / 2
+    assert runner.dry_run(profile, log=lambda *_: None) > 1000
