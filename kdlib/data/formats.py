@@ -14,6 +14,8 @@ Formats (tab-separated unless noted):
 - triples by id: ``qid  pos_pid  neg_pid``; triples by text: ``query  pos  neg``
 - teacher scores (Hofstätter et al., 2020, Zenodo 4068216): ``pos_score  neg_score  qid  pos_pid  neg_pid``
 - rank_llm JSON: ``[{"query": str, "hits": [{"qid", "docid", "score", "content", ...}]}]``
+- MS MARCO dev sample JSON (one file per query, ``<qid>.json``): ``[{"query_id", "passage_id",
+  "ranking", "query_text", "passage_text", "bm25_label", "relevance_label"}, ...]``
 """
 from __future__ import annotations
 
@@ -292,3 +294,88 @@ def read_rank_llm_json(path: PathLike) -> RankLLMRun:
             passages[pid] = text
             run.setdefault(qid, {})[pid] = score
     return RankLLMRun(queries, passages, run)
+
+
+class DevSampleHit(NamedTuple):
+    """One BM25 hit of an MS MARCO dev sample file."""
+
+    pid: str
+    rank: int
+    text: str
+    relevance: int
+
+
+class DevSampleQuery(NamedTuple):
+    """The content of one MS MARCO dev sample file: a query and its BM25 hits in rank order.
+
+    Attributes:
+        qid: the MS MARCO query id (a string).
+        query: the query text.
+        bm25_label: the file's ``bm25_label`` (``high``: the relevant passage is in the
+            hits, ``medium``: it is at BM25 rank 21-80); it describes the query, not a hit.
+        hits: the hits, ranks 1, 2, ...; ``relevance`` is the file's ``relevance_label``.
+    """
+
+    qid: str
+    query: str
+    bm25_label: str
+    hits: list[DevSampleHit]
+
+
+_DEV_SAMPLE_HIT = (
+    "an object with integer 'query_id', 'passage_id' and 'ranking', text 'query_text', "
+    "'passage_text' and 'bm25_label', and 'relevance_label' 0 or 1"
+)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def read_dev_sample_json(path: PathLike) -> DevSampleQuery:
+    """Read one file of the MS MARCO dev sample (``sampled_files/<qid>.json``).
+
+    Each file is a JSON list of one query's BM25 hits in rank order (a master's thesis
+    repository published them; see the pack's SOURCES.md). Every hit repeats the query's
+    id, text and ``bm25_label``; this reader checks that they agree, that ``ranking`` runs
+    1, 2, ... in list order, that no passage comes twice and that the file is named after
+    its query, so a damaged or foreign file fails here rather than as a wrong figure later.
+
+    Raises:
+        FormatError: not JSON, not a non-empty list, a hit with a missing or mistyped field,
+            or one of the checks above (line 0: JSON entries have no line).
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise FormatError(path, exc.lineno, f"valid JSON ({exc.msg})") from None
+    if not isinstance(data, list) or not data:
+        raise FormatError(path, 0, "a non-empty JSON list of hits (one query's BM25 ranking)", repr(data)[:120])
+    hits: list[DevSampleHit] = []
+    for index, hit in enumerate(data):
+        if not (
+            isinstance(hit, dict)
+            and all(_is_int(hit.get(key)) for key in ("query_id", "passage_id", "ranking"))
+            and all(isinstance(hit.get(key), str) for key in ("query_text", "passage_text", "bm25_label"))
+            and hit.get("relevance_label") in (0, 1)
+            and not isinstance(hit.get("relevance_label"), bool)
+        ):
+            raise FormatError(path, 0, f"hit {index}: {_DEV_SAMPLE_HIT}", repr(hit)[:120])
+        first = data[0]
+        for key in ("query_id", "query_text", "bm25_label"):
+            if hit[key] != first[key]:
+                raise FormatError(path, 0, f"hit {index}: the {key} of hit 0 ({first[key]!r}; one query per file)",
+                                  repr(hit[key])[:120])
+        if hit["ranking"] != index + 1:
+            raise FormatError(path, 0, f"hit {index}: ranking {index + 1} (hits in rank order from 1)", str(hit["ranking"]))
+        hits.append(DevSampleHit(str(hit["passage_id"]), hit["ranking"], hit["passage_text"], int(hit["relevance_label"])))
+    qid = str(data[0]["query_id"])
+    if Path(path).stem != qid:
+        raise FormatError(path, 0, f"a file named after its query, {qid}.json")
+    seen: set[str] = set()
+    for hit in hits:
+        if hit.pid in seen:
+            raise FormatError(path, 0, f"each passage once (passage {hit.pid} comes twice)")
+        seen.add(hit.pid)
+    return DevSampleQuery(qid, data[0]["query_text"], data[0]["bm25_label"], hits)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +105,38 @@ def test_rank_llm_json(tmp_path):
         f.read_rank_llm_json(_write(tmp_path, "bad_hit.json", json.dumps(bad_hit)))
     with pytest.raises(FormatError, match=r"no_hits\.json: expected entry 0: an object with 'query'"):
         f.read_rank_llm_json(_write(tmp_path, "no_hits.json", json.dumps([{"query": "q"}])))
+
+
+DEV_SAMPLE_FIXTURES = Path(__file__).parent / "fixtures" / "dev_sample"
+
+
+def test_dev_sample_json():
+    parsed = f.read_dev_sample_json(DEV_SAMPLE_FIXTURES / "42.json")
+    assert (parsed.qid, parsed.query, parsed.bm25_label) == ("42", "what is a toy query", "high")
+    assert [(h.pid, h.rank, h.relevance) for h in parsed.hits] == [("1001", 1, 0), ("1002", 2, 1), ("1003", 3, 0)]
+    # \u00XX escapes decode to the mis-encoded characters MS MARCO has; runs of spaces stay.
+    assert "\u00e2\u0080\u0099" in parsed.hits[0].text and "relevant  passage" in parsed.hits[1].text
+    # The malformed fixture: a gap in the ranking.
+    with pytest.raises(FormatError, match=r"43\.json: expected hit 2: ranking 3 \(hits in rank order from 1\), got '4'"):
+        f.read_dev_sample_json(DEV_SAMPLE_FIXTURES / "43.json")
+
+
+def test_dev_sample_json_errors(tmp_path):
+    good = json.loads((DEV_SAMPLE_FIXTURES / "42.json").read_text())
+
+    def bad(name: str, data) -> str:
+        path = _write(tmp_path, name, data if isinstance(data, str) else json.dumps(data))
+        with pytest.raises(FormatError) as info:
+            f.read_dev_sample_json(path)
+        assert str(path) in str(info.value)
+        return str(info.value)
+
+    assert "valid JSON" in bad("42.json", '[{"query_id": 42,\n')
+    assert "a non-empty JSON list of hits" in bad("42.json", [])
+    no_text = {k: v for k, v in good[1].items() if k != "passage_text"}
+    assert "hit 1: an object with integer 'query_id'" in bad("42.json", [good[0], no_text])
+    assert "hit 0: an object with integer" in bad("42.json", [dict(good[0], passage_id="1001")])
+    assert "relevance_label' 0 or 1" in bad("42.json", [dict(good[0], relevance_label=2.0)])
+    assert "hit 1: the query_text of hit 0" in bad("42.json", [good[0], dict(good[1], query_text="another query")])
+    assert "passage 1001 comes twice" in bad("42.json", [good[0], dict(good[1], passage_id=1001)])
+    assert "a file named after its query, 42.json" in bad("7.json", good)
