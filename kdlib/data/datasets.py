@@ -33,9 +33,12 @@ RUNS = {
 DATASET_RUNS: dict[str, tuple[str, ...]] = {
     "trec-dl-2019": ("bm25", "bm25_rm3", "tas_b", "splade_pp", "ada2", "rep_llama"),
     "trec-dl-2020": ("bm25", "bm25_rm3", "tas_b", "splade_pp", "ada2", "rep_llama"),
-    "trec-dl-2021": ("bm25", "bm25_rm3"),
+    "trec-dl-2021": ("bm25", "bm25_rm3", "splade_pp"),
     "trec-dl-2022": ("bm25", "splade_pp"),
 }
+#: The runs of neural rankers, which serve as published teachers; BM25 and BM25+RM3 are
+#: first-stage runs (see ``data.teacher_runs_from`` of :class:`kdlib.core.profiles.DataConfig`).
+TEACHER_RUNS = ("tas_b", "splade_pp", "ada2", "rep_llama")
 _SHORT = {"trec-dl-2019": "dl19", "trec-dl-2020": "dl20", "trec-dl-2021": "dl21", "trec-dl-2022": "dl22"}
 _JUDGED = ("trec-dl-2019", "trec-dl-2020", "trec-dl-2021")
 
@@ -113,18 +116,22 @@ def _rank_llm(path: str) -> RankLLMRun:
 
 
 @functools.lru_cache(maxsize=None)
-def _load_one(name: str, root: str) -> Dataset:
+def _load_one(name: str, root: str, keep: tuple[str, ...]) -> Dataset:
     pack = Path(root)
     runs: dict[str, dict[str, dict[str, float]]] = {}
     passages: dict[str, str] = {}
-    for run in DATASET_RUNS[name]:
+    for run in keep:
         path = pack / _run_file(name, run)
         if path.suffix == ".txt":
             runs[run] = read_run(path)  # ids and scores only: its passages may lack text
             continue
         parsed = _rank_llm(str(path))
         runs[run] = parsed.run
-        passages.update(parsed.passages)
+        # The first run that has a passage gives its text (BM25 comes first): the files
+        # agree on every text but for whitespace in a few (SOURCES.md), and so adding a
+        # run to a year never changes a text that year already had.
+        for pid, text in parsed.passages.items():
+            passages.setdefault(pid, text)
     # The queries of a year are those of its BM25 run; for judged years they are exactly
     # the judged queries (43 / 54 / 53).
     queries = dict(_rank_llm(str(pack / _run_file(name, "bm25"))).queries)
@@ -178,7 +185,9 @@ def merge_datasets(datasets: Sequence[Dataset]) -> Dataset:
     )
 
 
-def load_dataset(name: str | Sequence[str], *, max_queries: int | None = None) -> Dataset:
+def load_dataset(
+    name: str | Sequence[str], *, max_queries: int | None = None, runs: Sequence[str] | None = None
+) -> Dataset:
     """Load one TREC DL year of the embedded pack, or several merged.
 
     The pack is located with :func:`kdlib.data.pack.pack_dir` and verified against its
@@ -188,9 +197,11 @@ def load_dataset(name: str | Sequence[str], *, max_queries: int | None = None) -
         name: one of :data:`DATASETS`, or a sequence of them.
         max_queries: keep, per dataset, the first N judged queries in :func:`qid_sort_key`
             order (all queries in that order where a year has no judgements).
+        runs: load only these of each dataset's runs (:data:`DATASET_RUNS`; one a dataset
+            lacks is skipped); passages then come from these runs only. ``None``: all.
 
     Raises:
-        ConfigError: an unknown dataset name (a ``ValueError`` too).
+        ConfigError: an unknown dataset or run name (a ``ValueError`` too).
         ValueError: a negative ``max_queries``.
         DataMissingError: the pack is missing or damaged.
     """
@@ -198,11 +209,14 @@ def load_dataset(name: str | Sequence[str], *, max_queries: int | None = None) -
     unknown = [n for n in names if n not in DATASETS]
     if unknown or not names:
         raise ConfigError(f"unknown dataset(s) {unknown}: expected some of {DATASETS}")
+    unknown = [r for r in runs or () if r not in RUNS]
+    if unknown:
+        raise ConfigError(f"unknown run(s) {unknown}: expected some of {tuple(RUNS)}")
     if max_queries is not None and max_queries < 0:
         raise ValueError(f"max_queries must be >= 0, got {max_queries}")
     root = pack_dir()
     verify_pack(root)
-    parts = [_load_one(n, str(root)) for n in names]
+    parts = [_load_one(n, str(root), tuple(r for r in DATASET_RUNS[n] if runs is None or r in runs)) for n in names]
     if max_queries is not None:
         parts = [_first_queries(ds, max_queries) for ds in parts]
     return merge_datasets(parts)

@@ -54,6 +54,8 @@ _RANK_LLM = "castorini/rank_llm"
 _RL_1920 = "381a6f0e71b58baf73bd2165f611e016b9bece02"
 _RL_21 = "a42639233a3d36f2c5996c2a125ed2319c4742dd"
 _RL_22 = "b4e7d5ae825d278421b3eb084468731efe43c9a1"
+# SPLADE++ DL21 is gone from later rank_llm commits.
+_RL_21_SPLADE = "8ad23b982320c54ecb6e0a19191b6eca19c804a6"
 _RL_REPLLAMA = "97f5fc162a4c6d664d14b1b930d56a6c759faf3a"
 _TOOLS = "castorini/anserini-tools"
 _TOOLS_COMMIT = "5b819c1a45c8a0a3ec9426f476694f44a29dfaf3"
@@ -76,6 +78,7 @@ SOURCES: dict[str, PackSource] = dict(
             for system in ("D_BERT_KD_TASB", "SPLADE_P_P_ENSEMBLE_DISTIL", "OPEN_AI_ADA2")
             for y in ("19", "20")
         ),
+        _rank_llm("SPLADE_P_P_ENSEMBLE_DISTIL", "retrieve_results_dl21.json", _RL_21_SPLADE),
         _rank_llm("SPLADE_P_P_ENSEMBLE_DISTIL", "retrieve_results_dl22.json", _RL_22),
         *(_rank_llm("REP_LLAMA", f"trec_results_dl{y}.txt", _RL_REPLLAMA) for y in ("19", "20")),
         *(

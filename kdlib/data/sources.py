@@ -33,12 +33,14 @@ class DataSource(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def load(self, name: str, *, max_queries: int | None, candidates: bool, depth: int) -> Dataset:
+    def load(self, name: str, *, max_queries: int | None, candidates: bool, depth: int,
+             runs: Sequence[str] | None = None) -> Dataset:
         """Dataset ``name``, capped at ``max_queries`` judged queries.
 
         Args:
             candidates: whether its candidate lists are needed (a source may skip huge ones).
             depth: candidates per query a source reads when it reads them.
+            runs: the runs to load (``None``: all the dataset has).
         """
 
     @abstractmethod
@@ -67,8 +69,9 @@ class EmbeddedPack(DataSource):
 
     name = "embedded"
 
-    def load(self, name: str, *, max_queries: int | None, candidates: bool, depth: int) -> Dataset:
-        return load_dataset(name, max_queries=max_queries)
+    def load(self, name: str, *, max_queries: int | None, candidates: bool, depth: int,
+             runs: Sequence[str] | None = None) -> Dataset:
+        return load_dataset(name, max_queries=max_queries, runs=runs)
 
     def candidate_runs(self, name: str, *, qids: Sequence[str], depth: int) -> dict[str, Run]:
         return dict(load_dataset(name).subset(qids).runs)
@@ -79,7 +82,9 @@ class IrDatasets(DataSource):
 
     name = "ir_datasets"
 
-    def load(self, name: str, *, max_queries: int | None, candidates: bool, depth: int) -> Dataset:
+    def load(self, name: str, *, max_queries: int | None, candidates: bool, depth: int,
+             runs: Sequence[str] | None = None) -> Dataset:
+        # An ir_datasets dataset has one run, its BM25 candidates (``candidates``): ``runs`` is moot.
         from kdlib.data.irds import load_irds
 
         dataset = load_irds(name, candidates=candidates, depth=depth)

@@ -14,7 +14,7 @@ import random
 import types
 from typing import TYPE_CHECKING, Iterable, NamedTuple
 
-from kdlib.data.datasets import Dataset, merge_datasets, qid_sort_key
+from kdlib.data.datasets import DATASET_RUNS, TEACHER_RUNS, Dataset, merge_datasets, qid_sort_key
 from kdlib.data.examples import Triple
 from kdlib.data.sources import source_for
 
@@ -164,14 +164,18 @@ def _pair_from_index(k: int, n: int) -> tuple[int, int]:
     return i, i + 1 + k
 
 
-def _load(data_config: DataConfig, name: str, *, candidates: bool = True) -> Dataset:
+def _load(data_config: DataConfig, name: str, *, candidates: bool = True, training: bool = False) -> Dataset:
     """One dataset of the configured source, capped at ``max_queries`` judged queries.
 
     ``candidates=False`` lets a source skip a split's candidate lists (MS MARCO train: 478M
     pairs), which only sampled triples need; official triples come by id from the docpairs.
+    ``training``: a training dataset, whose teacher runs only ``teacher_runs_from`` admits.
     """
+    runs = None
+    if training and data_config.teacher_runs_from is not None and name not in data_config.teacher_runs_from:
+        runs = [r for r in DATASET_RUNS.get(name, ()) if r not in TEACHER_RUNS or r == data_config.candidates]
     return source_for(data_config).load(name, max_queries=data_config.max_queries, candidates=candidates,
-                                        depth=data_config.rerank_depth)
+                                        depth=data_config.rerank_depth, runs=runs)
 
 
 def _held_out(data_config: DataConfig, name: str) -> Dataset:
@@ -194,7 +198,8 @@ def training_splits(data_config: DataConfig) -> Splits:
 
     The ``train`` datasets are merged and ``validation_queries`` of their judged queries
     are held out (seeded), drawn only from the ``validation_from`` datasets when given; ``max_queries`` caps each dataset. The test dataset is never
-    part of training or validation.
+    part of training or validation. Training datasets outside ``teacher_runs_from`` come
+    without their teacher runs.
 
     Raises:
         ValueError: the test dataset is among the training datasets.
@@ -202,7 +207,7 @@ def training_splits(data_config: DataConfig) -> Splits:
     if data_config.test in data_config.train:
         raise ValueError(f"test dataset {data_config.test!r} is also a training dataset")
     sampled = data_config.train_triples == "sampled"
-    full = merge_datasets([_load(data_config, name, candidates=sampled) for name in data_config.train])
+    full = merge_datasets([_load(data_config, name, candidates=sampled, training=True) for name in data_config.train])
     test = _load(data_config, data_config.test)
     pool = full.judged_qids()
     if data_config.validation_dataset:

@@ -8,16 +8,17 @@ from kdlib.data import pack
 def test_data_check(capsys):
     assert main(["data", "check"]) == 0
     out = capsys.readouterr().out
-    assert "19 files, checksums OK" in out
+    assert "20 files, checksums OK" in out
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("trec-dl-")}
     assert rows["trec-dl-2019"][1:5] == ["43", "43", "10852", "9260"]
+    assert rows["trec-dl-2021"][-1] == "splade_pp"
     assert rows["trec-dl-2022"][2] == "0" and "splade_pp" in rows["trec-dl-2022"][-1]
 
 
 def test_data_fetch_from_folder(tmp_path, capsys):
     dest = tmp_path / "pack"
     assert main(["data", "fetch", "--from", str(pack.pack_dir()), "--dest", str(dest)]) == 0
-    assert "19 files verified" in capsys.readouterr().out
+    assert "20 files verified" in capsys.readouterr().out
     assert (dest / "qrels" / "qrels.dl20-passage.txt").is_file()
     assert main(["data", "fetch", "--from", str(tmp_path / "none"), "--dest", str(tmp_path / "x")]) == 2
     assert "not found in --from folder" in capsys.readouterr().err

@@ -25,7 +25,7 @@ def _fake_pack(root: Path, files: dict[str, bytes]) -> dict[str, str]:
 
 def test_checksum_list_matches_url_table():
     checksums = pack.load_checksums()
-    assert len(checksums) == 19
+    assert len(checksums) == 20
     assert set(checksums) == set(pack.SOURCES)
     assert pack.SOURCES["rank_llm/BM25/retrieve_results_dl19.json"].url == (
         "https://raw.githubusercontent.com/castorini/rank_llm/381a6f0e71b58baf73bd2165f611e016b9bece02/"
@@ -37,6 +37,10 @@ def test_checksum_list_matches_url_table():
     assert pack.SOURCES["qrels/qrels.dl21-passage.txt"].url == (
         "https://raw.githubusercontent.com/castorini/anserini-tools/5b819c1a45c8a0a3ec9426f476694f44a29dfaf3/"
         "qrels/qrels.dl21-passage.txt"
+    )
+    assert pack.SOURCES["rank_llm/SPLADE_P_P_ENSEMBLE_DISTIL/retrieve_results_dl21.json"].url == (
+        "https://raw.githubusercontent.com/castorini/rank_llm/8ad23b982320c54ecb6e0a19191b6eca19c804a6/"
+        "retrieve_results/SPLADE_P_P_ENSEMBLE_DISTIL/retrieve_results_dl21.json"
     )
 
 
@@ -56,7 +60,7 @@ def test_malformed_checksum_line(tmp_path):
 def test_verify_real_pack_and_cache():
     folder = pack.pack_dir()
     files = pack.verify_pack(folder)
-    assert len(files) == 19 and "qrels/qrels.dl19-passage.txt" in files
+    assert len(files) == 20 and "qrels/qrels.dl19-passage.txt" in files
     assert pack._VERIFIED[folder] == files
 
 

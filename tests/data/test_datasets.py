@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from kdlib.data import DATASETS, dataset_stats, load_dataset, qid_sort_key
+from kdlib.evaluate import evaluate
 
 
 @pytest.mark.parametrize(
@@ -27,7 +28,25 @@ def test_runs_per_year_and_rep_llama_ids_only():
     assert sum(len(r) for r in rep.values()) == 43 * 1000
     with_text = sum(pid in dl19.passages for r in rep.values() for pid in r)
     assert 0 < with_text < 43 * 1000  # ids only: texts exist just where another run retrieved the passage
-    assert set(load_dataset("trec-dl-2021").runs) == {"bm25", "bm25_rm3"}
+
+
+def test_dl21_splade_pp():
+    dl21 = load_dataset("trec-dl-2021")
+    assert set(dl21.runs) == {"bm25", "bm25_rm3", "splade_pp"}
+    splade = dl21.runs["splade_pp"]
+    # SOURCES.md: the 53 judged queries x 100 hits, v2 ids, integer impact scores; nDCG@10 0.6846
+    # with ir-measures' (trec_eval's) tie-breaking, R(rel=2)@100 0.5619.
+    assert set(splade) == set(dl21.queries) == set(dl21.judged_qids()) and len(splade) == 53
+    assert all(len(r) == 100 for r in splade.values())
+    assert all(pid.startswith("msmarco_passage_") for r in splade.values() for pid in r)
+    assert sum(pid in dl21.qrels[q] for q, r in splade.items() for pid in r) == 3071
+    values = evaluate(splade, dl21.qrels, ["nDCG@10", "R(rel=2)@100"])
+    assert round(values["nDCG@10"], 4) == 0.6846 and round(values["R(rel=2)@100"], 4) == 0.5619
+    # A passage BM25 also retrieved keeps the BM25 file's text (the first run's), which the
+    # SPLADE++ file differs from in whitespace only.
+    bm25_only = load_dataset("trec-dl-2021", runs=["bm25"])
+    assert all(dl21.passages[p] == t for p, t in bm25_only.passages.items())
+    assert set(bm25_only.runs) == {"bm25"} and len(bm25_only.passages) < len(dl21.passages)
 
 
 def test_dl22_has_no_judgements():
@@ -71,4 +90,6 @@ def test_bad_names():
     with pytest.raises(ValueError):
         load_dataset("trec-dl-2019", max_queries=-1)
     assert DATASETS == ("trec-dl-2019", "trec-dl-2020", "trec-dl-2021", "trec-dl-2022")
+    with pytest.raises(ValueError, match="unknown run"):
+        load_dataset("trec-dl-2019", runs=["bm42"])
     assert sorted(["10", "2", "q1"], key=qid_sort_key) == ["2", "10", "q1"]

@@ -1,10 +1,12 @@
 """Query splits and label triples, on a hand-made dataset and on the tiny profile."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from kdlib.core import profiles
-from kdlib.data import Dataset, Triple, sample_label_triples, split_queries, training_splits
+from kdlib.data import DATASET_RUNS, Dataset, Triple, load_dataset, sample_label_triples, split_queries, training_splits
 
 
 def _dataset() -> Dataset:
@@ -69,3 +71,20 @@ def test_training_splits_tiny_profile():
     bad = profiles.override(profiles.load("tiny"), {"data.train": ["trec-dl-2019"]}).data
     with pytest.raises(ValueError, match="also a training dataset"):
         training_splits(bad)
+
+
+def test_teacher_runs_from_keeps_dl21_without_its_splade_run():
+    # The default leaves TREC DL 2021's SPLADE++ run (and the passage texts only it carries)
+    # out of training, as before the pack had it; null admits every dataset's teacher runs.
+    config = profiles.load("embedded").data
+    assert config.teacher_runs_from == ("trec-dl-2019", "trec-dl-2020", "trec-dl-2022")
+    splits = training_splits(config)
+    dl21 = load_dataset("trec-dl-2021")
+    first_stage = load_dataset("trec-dl-2021", runs=["bm25", "bm25_rm3"])
+    assert not set(splits.train.runs["splade_pp"]) & set(dl21.queries)
+    assert set(splits.train.passages) >= set(first_stage.passages)
+    assert not set(splits.train.passages) & (set(dl21.passages) - set(first_stage.passages))
+    assert set(splits.test.runs) == set(DATASET_RUNS["trec-dl-2019"])  # the test set keeps all its runs
+    opened = training_splits(dataclasses.replace(config, teacher_runs_from=None))
+    assert set(dl21.queries) <= set(opened.train.runs["splade_pp"]) | set(opened.validation.runs["splade_pp"])
+    assert set(dl21.passages) <= set(opened.train.passages)

@@ -52,6 +52,16 @@ class DataConfig:
         validation_queries: training queries held out (fixed by ``seed``) for validation.
         validation_from: training datasets the validation queries are drawn from (``None``:
             all of ``train``).
+        teacher_runs_from: training datasets of the embedded pack whose published teacher runs
+            (:data:`kdlib.data.datasets.TEACHER_RUNS`) training sees (``None``: all). A training
+            dataset not listed is loaded with its first-stage runs (and ``candidates``) only, so
+            neither its teacher scores nor the passage texts only those runs carry reach
+            training: they would change which queries the students train on (those every
+            published member covers) and which judged passages are positives (a positive needs
+            a text). The default leaves out TREC DL 2021, whose SPLADE++ run the pack gained
+            after the embedded results were recorded, and so keeps their triples, texts and
+            validation; training on every teacher-scored query of TREC DL 2020-2022 sets it to
+            ``null``. The test dataset keeps all its runs; the ``msmarco`` pack ignores this.
         validation_dataset: a dataset the validation queries are held out from instead of
             ``train`` (full scale: MSMARCO-DEV, since MS MARCO's training queries come
             without the BM25 lists validation re-ranks unless 11.5 GB are fetched); the
@@ -79,6 +89,7 @@ class DataConfig:
     train_triples: Literal["sampled", "official"] = "sampled"
     validation_queries: int = 12
     validation_from: tuple[str, ...] | None = None
+    teacher_runs_from: tuple[str, ...] | None = ("trec-dl-2019", "trec-dl-2020", "trec-dl-2022")
     validation_dataset: str | None = None
     max_queries: int | None = None
     rerank_depth: int = 100
