@@ -2,7 +2,8 @@
 
 - :mod:`kdlib.data.pack`      find, verify and fetch the pack
 - :mod:`kdlib.data.formats`   streaming readers and atomic writers of the file formats
-- :mod:`kdlib.data.datasets`  :class:`Dataset` and :func:`load_dataset` (TREC DL 2019-2022)
+- :mod:`kdlib.data.datasets`  :class:`Dataset` and :func:`load_dataset` (TREC DL 2019-2022, and
+  ``msmarco-dev-sample``: 450 MS MARCO dev queries with their BM25 top 20, measured with MRR@10)
 - :mod:`kdlib.data.triples`   query splits and label triples
 - :mod:`kdlib.data.irds`      the same shapes at full scale via ``ir_datasets``, streamed
 - :mod:`kdlib.data.download`, :mod:`kdlib.data.teacher_files`  resumable, verified downloads of
@@ -14,6 +15,9 @@ from __future__ import annotations
 from kdlib.data.datasets import (
     DATASET_RUNS,
     DATASETS,
+    DEV_SAMPLE,
+    PACK_DATASETS,
+    PACK_MEASURES,
     RUNS,
     TEACHER_RUNS,
     Dataset,
@@ -23,11 +27,14 @@ from kdlib.data.datasets import (
     qid_sort_key,
 )
 from kdlib.data.formats import (
+    DevSampleHit,
+    DevSampleQuery,
     ExpandReport,
     RankLLMRun,
     TeacherScore,
     expand_teacher_scores,
     read_collection,
+    read_dev_sample_json,
     read_qrels,
     read_queries,
     read_rank_llm_json,
@@ -71,6 +78,9 @@ from kdlib.data.triples import (
 __all__ = [
     "DATASETS",
     "DATASET_RUNS",
+    "DEV_SAMPLE",
+    "PACK_DATASETS",
+    "PACK_MEASURES",
     "RUNS",
     "TEACHER_RUNS",
     "Dataset",
@@ -78,11 +88,14 @@ __all__ = [
     "load_dataset",
     "merge_datasets",
     "qid_sort_key",
+    "DevSampleHit",
+    "DevSampleQuery",
     "ExpandReport",
     "RankLLMRun",
     "TeacherScore",
     "expand_teacher_scores",
     "read_collection",
+    "read_dev_sample_json",
     "read_qrels",
     "read_queries",
     "read_rank_llm_json",

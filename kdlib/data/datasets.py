@@ -1,8 +1,18 @@
-"""TREC DL datasets of the embedded pack as one in-memory shape, :class:`Dataset`.
+"""The datasets of the embedded pack as one in-memory shape, :class:`Dataset`.
 
-A dataset is one year of the TREC Deep Learning passage track: its queries, the text of
-every passage that appears in one of its runs, its graded judgements (none for 2022) and
-the published runs of that year (BM25, BM25+RM3, TAS-B, SPLADE++, ada-002, RepLLaMA).
+A TREC DL dataset is one year of the TREC Deep Learning passage track: its queries, the
+text of every passage that appears in one of its runs, its graded judgements (none for
+2022) and the published runs of that year (BM25, BM25+RM3, TAS-B, SPLADE++, ada-002,
+RepLLaMA).
+
+``msmarco-dev-sample`` is 450 queries of the MS MARCO passage dev set, each with its BM25
+top 20 and their texts (one JSON file per query), MS MARCO's official binary judgements
+and query texts. Its one run, ``bm25``, keeps the files' rank order with the score
+``hits - rank + 1`` (20 for rank 1 down to 1 for rank 20); the files carry no BM25 scores.
+It is measured with MRR@10 counting relevance >= 1 (:data:`PACK_MEASURES`), as MS MARCO
+dev is; the queries were chosen for a thesis, so its figures are not MS MARCO dev figures
+(the pack's SOURCES.md says how).
+
 The same shape is produced at full scale by :mod:`kdlib.data.irds`.
 """
 from __future__ import annotations
@@ -14,12 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from kdlib.core.errors import ConfigError
-from kdlib.data.formats import RankLLMRun, read_qrels, read_rank_llm_json, read_run
-from kdlib.data.pack import pack_dir, verify_pack
+from kdlib.core.errors import ConfigError, FormatError
+from kdlib.data.formats import RankLLMRun, read_dev_sample_json, read_qrels, read_queries, read_rank_llm_json, read_run
+from kdlib.data.pack import dev_sample_files, pack_dir, verify_pack
 
-#: The datasets of the embedded pack.
+#: The TREC DL years of the embedded pack (what the book's data chapter shows).
 DATASETS = ("trec-dl-2019", "trec-dl-2020", "trec-dl-2021", "trec-dl-2022")
+#: The MS MARCO dev sample: 450 dev queries with their BM25 top 20 (module docstring).
+DEV_SAMPLE = "msmarco-dev-sample"
+#: Every dataset of the embedded pack: the TREC DL years and the MS MARCO dev sample.
+PACK_DATASETS = (*DATASETS, DEV_SAMPLE)
 #: Run name used in kdlib -> the rank_llm folder that holds it.
 RUNS = {
     "bm25": "BM25",
@@ -35,12 +49,20 @@ DATASET_RUNS: dict[str, tuple[str, ...]] = {
     "trec-dl-2020": ("bm25", "bm25_rm3", "tas_b", "splade_pp", "ada2", "rep_llama"),
     "trec-dl-2021": ("bm25", "bm25_rm3", "splade_pp"),
     "trec-dl-2022": ("bm25", "splade_pp"),
+    DEV_SAMPLE: ("bm25",),
 }
 #: The runs of neural rankers, which serve as published teachers; BM25 and BM25+RM3 are
 #: first-stage runs (see ``data.teacher_runs_from`` of :class:`kdlib.core.profiles.DataConfig`).
 TEACHER_RUNS = ("tas_b", "splade_pp", "ada2", "rep_llama")
+#: The measures (ir-measures names) of pack datasets that are not measured with the standard
+#: four of :data:`kdlib.evaluate.DEFAULT_MEASURES` (TREC DL's, which count grade >= 2 as
+#: relevant). The dev sample judges with grade 1 only: MRR@10 and recall over its 20 hits
+#: count rel >= 1, as for MSMARCO-DEV. Read through :func:`kdlib.data.irds.measures_for`.
+PACK_MEASURES: Mapping[str, tuple[str, ...]] = types.MappingProxyType({DEV_SAMPLE: ("RR@10", "R@20")})
 _SHORT = {"trec-dl-2019": "dl19", "trec-dl-2020": "dl20", "trec-dl-2021": "dl21", "trec-dl-2022": "dl22"}
 _JUDGED = ("trec-dl-2019", "trec-dl-2020", "trec-dl-2021")
+_DEV_QRELS = "qrels/qrels.msmarco-passage.dev-subset.txt"
+_DEV_TOPICS = "qrels/topics.msmarco-passage.dev-subset.txt"
 
 #: The measures a dataset is reported with unless it names its own (ir-measures names):
 #: nDCG@10, MRR@10 and recall at 100 / 1000, binary measures counting grade >= 2 as relevant.
@@ -60,13 +82,14 @@ def _frozen(nested: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Mapping[str
 
 @dataclass(frozen=True)
 class Dataset:
-    """Queries, passages, judgements and runs of one or more TREC DL years.
+    """Queries, passages, judgements and runs of one or more datasets of the pack.
 
     Attributes:
         name: the dataset name (``+``-joined when several are merged).
         queries: qid -> query text (string ids).
         passages: pid -> passage text, every passage with text in any run of the dataset.
-        qrels: qid -> pid -> graded relevance (0-3), or ``None`` without judgements.
+        qrels: qid -> pid -> graded relevance (TREC DL: 0-3; the dev sample: 1), or
+            ``None`` without judgements.
         runs: run name -> qid -> pid -> the system's score.
     """
 
@@ -115,9 +138,37 @@ def _rank_llm(path: str) -> RankLLMRun:
     return read_rank_llm_json(path)
 
 
+def _load_dev_sample(pack: Path, keep: tuple[str, ...]) -> Dataset:
+    # The checksum list names the sample's files (pack.dev_sample_files); queries come from
+    # the official topics (equal to the files' texts), judgements from the official qrels.
+    queries: dict[str, str] = {}
+    passages: dict[str, str] = {}
+    run: dict[str, dict[str, float]] = {}
+    topics = read_queries(pack / _DEV_TOPICS)
+    for rel in dev_sample_files(verify_pack(pack)):
+        sample = read_dev_sample_json(pack / rel)
+        if sample.qid not in topics:
+            raise FormatError(pack / _DEV_TOPICS, 0, f"the topic of query {sample.qid} ({rel})")
+        queries[sample.qid] = topics[sample.qid]
+        run[sample.qid] = {hit.pid: float(len(sample.hits) - hit.rank + 1) for hit in sample.hits}
+        for hit in sample.hits:
+            passages.setdefault(hit.pid, hit.text)
+    all_qrels = read_qrels(pack / _DEV_QRELS)
+    kept = "bm25" in keep
+    return Dataset(
+        name=DEV_SAMPLE,
+        queries=types.MappingProxyType(queries),
+        passages=types.MappingProxyType(passages if kept else {}),
+        qrels=_frozen({q: j for q, j in all_qrels.items() if q in queries}),
+        runs=types.MappingProxyType({"bm25": _frozen(run)} if kept else {}),
+    )
+
+
 @functools.lru_cache(maxsize=None)
 def _load_one(name: str, root: str, keep: tuple[str, ...]) -> Dataset:
     pack = Path(root)
+    if name == DEV_SAMPLE:
+        return _load_dev_sample(pack, keep)
     runs: dict[str, dict[str, dict[str, float]]] = {}
     passages: dict[str, str] = {}
     for run in keep:
@@ -188,13 +239,13 @@ def merge_datasets(datasets: Sequence[Dataset]) -> Dataset:
 def load_dataset(
     name: str | Sequence[str], *, max_queries: int | None = None, runs: Sequence[str] | None = None
 ) -> Dataset:
-    """Load one TREC DL year of the embedded pack, or several merged.
+    """Load one dataset of the embedded pack, or several merged.
 
     The pack is located with :func:`kdlib.data.pack.pack_dir` and verified against its
     checksums once per process; parsed files are cached per process.
 
     Args:
-        name: one of :data:`DATASETS`, or a sequence of them.
+        name: one of :data:`PACK_DATASETS`, or a sequence of them.
         max_queries: keep, per dataset, the first N judged queries in :func:`qid_sort_key`
             order (all queries in that order where a year has no judgements).
         runs: load only these of each dataset's runs (:data:`DATASET_RUNS`; one a dataset
@@ -206,9 +257,9 @@ def load_dataset(
         DataMissingError: the pack is missing or damaged.
     """
     names = (name,) if isinstance(name, str) else tuple(name)
-    unknown = [n for n in names if n not in DATASETS]
+    unknown = [n for n in names if n not in PACK_DATASETS]
     if unknown or not names:
-        raise ConfigError(f"unknown dataset(s) {unknown}: expected some of {DATASETS}")
+        raise ConfigError(f"unknown dataset(s) {unknown}: expected some of {PACK_DATASETS}")
     unknown = [r for r in runs or () if r not in RUNS]
     if unknown:
         raise ConfigError(f"unknown run(s) {unknown}: expected some of {tuple(RUNS)}")

@@ -31,7 +31,7 @@ import itertools
 import types
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
-from kdlib.data.datasets import DEFAULT_MEASURE_NAMES, Dataset
+from kdlib.data.datasets import DEFAULT_MEASURE_NAMES, PACK_MEASURES, Dataset
 from kdlib.data.examples import Triple
 
 #: The official training triples (by id) of MS MARCO passage.
@@ -48,7 +48,10 @@ SCOREDDOCS_RUN = "bm25"
 _DL_MEASURES = ("nDCG@10", "RR(rel=2)@10", "R(rel=2)@1000")
 #: The measures each dataset is reported with (ir-measures names). MSMARCO-DEV judges with
 #: grade 1 only, so its binary measures count rel >= 1; TREC DL counts grade >= 2 as relevant.
+#: Datasets of the embedded pack with measures of their own come from
+#: :data:`kdlib.data.datasets.PACK_MEASURES` (the MS MARCO dev sample).
 DATASET_MEASURES: Mapping[str, tuple[str, ...]] = types.MappingProxyType({
+    **PACK_MEASURES,
     DEV: ("RR@10", "R@1000"),
     "msmarco-passage/dev": ("RR@10", "R@1000"),
     DL19: _DL_MEASURES,
@@ -79,7 +82,8 @@ def measures_for(dataset: str, default: Sequence[str] | None = None) -> tuple[st
             standard four of :data:`kdlib.data.datasets.DEFAULT_MEASURE_NAMES`).
 
     Returns:
-        ir-measures names, e.g. ``("RR@10", "R@1000")`` for MSMARCO-DEV.
+        ir-measures names, e.g. ``("RR@10", "R@1000")`` for MSMARCO-DEV, ``("RR@10", "R@20")``
+        for the pack's ``msmarco-dev-sample``.
     """
     if dataset in DATASET_MEASURES:
         return DATASET_MEASURES[dataset]

@@ -1,7 +1,8 @@
 """The embedded TREC DL pack: where it lives, whether it is intact, how to fetch it.
 
 The pack is a folder of files kept byte for byte as published (castorini/rank_llm runs
-with passage text, TREC qrels from castorini/anserini-tools). Its checksums ship inside
+with passage text, TREC and MS MARCO dev qrels from castorini/anserini-tools, a sample of
+MS MARCO dev queries with their BM25 top 20 from a master's thesis). Its checksums ship inside
 the package (``kdlib/data/trec-dl.sha256``), so a fresh download can be verified without
 any other copy of the pack at hand, from a clone or from a plain installation alike.
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Callable, Mapping, NamedTuple
+from typing import Callable, Iterable, Mapping, NamedTuple
 
 from kdlib.core import paths
 from kdlib.core.artifacts import open_atomic, write_atomic
@@ -59,10 +60,31 @@ _RL_21_SPLADE = "8ad23b982320c54ecb6e0a19191b6eca19c804a6"
 _RL_REPLLAMA = "97f5fc162a4c6d664d14b1b930d56a6c759faf3a"
 _TOOLS = "castorini/anserini-tools"
 _TOOLS_COMMIT = "5b819c1a45c8a0a3ec9426f476694f44a29dfaf3"
+_THESIS = "Tomjg14/Master_Thesis_MSMARCO_Passage_Reranking_BERT"
+_THESIS_COMMIT = "2ecada2a752989c45d2e692834785e777675b350"
+
+#: The folder of the MS MARCO dev sample in the pack: its ``Readme.md`` and ``sampled_files/``.
+DEV_SAMPLE_DIR = "msmarco-dev-sample"
+#: The dev sample's per-query files, ``<qid>.json``, inside the pack.
+DEV_SAMPLE_FILES = f"{DEV_SAMPLE_DIR}/sampled_files"
+
+
+def dev_sample_files(paths: Iterable[str]) -> list[str]:
+    """The MS MARCO dev sample's per-query files among ``paths`` (relative paths), sorted.
+
+    The checksum list is the sample's manifest: a download cannot list the thesis
+    repository's folder, and a loader reads only the files the checksums vouch for.
+    """
+    return sorted(p for p in paths if p.startswith(f"{DEV_SAMPLE_FILES}/") and p.endswith(".json"))
 
 
 def _rank_llm(system: str, filename: str, commit: str) -> tuple[str, PackSource]:
     return f"rank_llm/{system}/{filename}", PackSource(_RANK_LLM, commit, f"retrieve_results/{system}/{filename}")
+
+
+def _thesis(rel: str) -> tuple[str, PackSource]:
+    # msmarco-dev-sample/X is published as data/firebase/X.
+    return rel, PackSource(_THESIS, _THESIS_COMMIT, f"data/firebase/{rel[len(DEV_SAMPLE_DIR) + 1:]}")
 
 
 #: Local path inside the pack -> where it is published (the table of SOURCES.md, as data).
@@ -85,6 +107,13 @@ SOURCES: dict[str, PackSource] = dict(
             (f"qrels/qrels.dl{y}-passage.txt", PackSource(_TOOLS, _TOOLS_COMMIT, f"qrels/qrels.dl{y}-passage.txt"))
             for y in ("19", "20", "21")
         ),
+        # The pack keeps both in qrels/; anserini-tools has the topics in topics/.
+        *(
+            (f"qrels/{kind}.msmarco-passage.dev-subset.txt",
+             PackSource(_TOOLS, _TOOLS_COMMIT, f"{kind}/{kind}.msmarco-passage.dev-subset.txt"))
+            for kind in ("qrels", "topics")
+        ),
+        _thesis(f"{DEV_SAMPLE_DIR}/Readme.md"),
     ]
 )
 
@@ -114,6 +143,11 @@ def load_checksums(path: str | os.PathLike = CHECKSUM_FILE) -> dict[str, str]:
             rel = parts[1].strip().lstrip("*")
             checksums[rel[2:] if rel.startswith("./") else rel] = digest
     return checksums
+
+
+# The dev sample's 450 files, as the package's checksum list names them (not listed by hand).
+if CHECKSUM_FILE.is_file():
+    SOURCES.update(_thesis(rel) for rel in dev_sample_files(load_checksums()))
 
 
 def _reference_checksums(pack: Path) -> dict[str, str]:

@@ -25,8 +25,9 @@ def _fake_pack(root: Path, files: dict[str, bytes]) -> dict[str, str]:
 
 def test_checksum_list_matches_url_table():
     checksums = pack.load_checksums()
-    assert len(checksums) == 20
+    assert len(checksums) == 473  # 19 TREC DL files, 2 MS MARCO dev-subset files, the dev sample's Readme and 450 files
     assert set(checksums) == set(pack.SOURCES)
+    assert len(pack.dev_sample_files(checksums)) == 450
     assert pack.SOURCES["rank_llm/BM25/retrieve_results_dl19.json"].url == (
         "https://raw.githubusercontent.com/castorini/rank_llm/381a6f0e71b58baf73bd2165f611e016b9bece02/"
         "retrieve_results/BM25/retrieve_results_dl19.json"
@@ -42,6 +43,17 @@ def test_checksum_list_matches_url_table():
         "https://raw.githubusercontent.com/castorini/rank_llm/8ad23b982320c54ecb6e0a19191b6eca19c804a6/"
         "retrieve_results/SPLADE_P_P_ENSEMBLE_DISTIL/retrieve_results_dl21.json"
     )
+    # The pack keeps the dev-subset topics beside the qrels; anserini-tools has them in topics/.
+    assert pack.SOURCES["qrels/topics.msmarco-passage.dev-subset.txt"].remote_path == (
+        "topics/topics.msmarco-passage.dev-subset.txt"
+    )
+    assert pack.SOURCES["qrels/qrels.msmarco-passage.dev-subset.txt"].remote_path == (
+        "qrels/qrels.msmarco-passage.dev-subset.txt"
+    )
+    thesis = ("https://raw.githubusercontent.com/Tomjg14/Master_Thesis_MSMARCO_Passage_Reranking_BERT/"
+              "2ecada2a752989c45d2e692834785e777675b350/")
+    assert pack.SOURCES["msmarco-dev-sample/Readme.md"].url == thesis + "data/firebase/Readme.md"
+    assert pack.SOURCES["msmarco-dev-sample/sampled_files/9083.json"].url == thesis + "data/firebase/sampled_files/9083.json"
 
 
 def test_repository_checksums_equal_the_packs_own():
@@ -60,7 +72,7 @@ def test_malformed_checksum_line(tmp_path):
 def test_verify_real_pack_and_cache():
     folder = pack.pack_dir()
     files = pack.verify_pack(folder)
-    assert len(files) == 20 and "qrels/qrels.dl19-passage.txt" in files
+    assert len(files) == 473 and "qrels/qrels.dl19-passage.txt" in files
     assert pack._VERIFIED[folder] == files
 
 
@@ -115,7 +127,8 @@ def test_fetch_copy_rejects_bad_source(tmp_path):
 
 
 def test_fetch_downloads_from_the_url_table(tmp_path, monkeypatch):
-    files = {"qrels/qrels.dl19-passage.txt": b"19335 Q0 1017759 0\n", "rank_llm/BM25/retrieve_results_dl22.json": b"[]"}
+    files = {"qrels/qrels.dl19-passage.txt": b"19335 Q0 1017759 0\n", "rank_llm/BM25/retrieve_results_dl22.json": b"[]",
+             "msmarco-dev-sample/sampled_files/1000170.json": b"[]"}
     checksums = {rel: _sha(data) for rel, data in files.items()}
     by_url = {pack.SOURCES[rel].url: data for rel, data in files.items()}
     requested = []
@@ -127,6 +140,8 @@ def test_fetch_downloads_from_the_url_table(tmp_path, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
     dest = pack.fetch_pack(tmp_path / "pack", checksums=checksums, progress=False)
     assert sorted(requested) == sorted(by_url)
+    assert any(url.endswith("/data/firebase/sampled_files/1000170.json") for url in requested)
+    assert (dest / "msmarco-dev-sample/sampled_files/1000170.json").read_bytes() == b"[]"
     assert (dest / "qrels/qrels.dl19-passage.txt").read_bytes() == files["qrels/qrels.dl19-passage.txt"]
     # Already-present, intact files are not fetched again.
     requested.clear()

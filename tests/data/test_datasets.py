@@ -1,9 +1,19 @@
-"""TREC DL datasets of the embedded pack: counts from SOURCES.md, merging, subsets, caps."""
+"""Datasets of the embedded pack: counts from SOURCES.md, merging, subsets, caps."""
 from __future__ import annotations
 
 import pytest
 
-from kdlib.data import DATASETS, dataset_stats, load_dataset, qid_sort_key
+from kdlib.data import (
+    DATASETS,
+    PACK_DATASETS,
+    dataset_stats,
+    load_dataset,
+    measures_for,
+    pack_dir,
+    qid_sort_key,
+    read_dev_sample_json,
+)
+from kdlib.data.pack import dev_sample_files, load_checksums
 from kdlib.evaluate import evaluate
 
 
@@ -49,6 +59,29 @@ def test_dl21_splade_pp():
     assert set(bm25_only.runs) == {"bm25"} and len(bm25_only.passages) < len(dl21.passages)
 
 
+def test_msmarco_dev_sample():
+    ds = load_dataset("msmarco-dev-sample")
+    stats = dataset_stats(ds)
+    # SOURCES.md: 450 queries x 20 BM25 hits (9,000 pairs, 8,855 distinct passages), one
+    # official relevant passage per query; BM25 MRR@10 0.3670 (rel >= 1).
+    assert stats["queries"] == stats["judged_queries"] == 450
+    assert stats["runs"] == {"bm25": 9000} == stats["passages_per_run"] and stats["passages"] == 8855
+    assert stats["judgements"] == 450 and stats["grades"] == {1: 450}
+    assert measures_for("msmarco-dev-sample") == ("RR@10", "R@20")
+    values = evaluate(ds.runs["bm25"], ds.qrels, measures_for("msmarco-dev-sample"))
+    assert round(values["RR@10"], 4) == 0.3670 and round(values["R@20"] * 450) == 402
+    # The files are named by the checksum list; query texts (from the official topics) equal
+    # the files', the run keeps the files' rank order, and the files' labels equal the qrels.
+    files = dev_sample_files(load_checksums())
+    assert len(files) == 450
+    for rel in files:
+        sample = read_dev_sample_json(pack_dir() / rel)
+        assert ds.queries[sample.qid] == sample.query
+        run = ds.runs["bm25"][sample.qid]
+        assert sorted(run, key=run.get, reverse=True) == [h.pid for h in sample.hits]
+        assert {h.pid for h in sample.hits if h.relevance} == {p for p in run if ds.qrels[sample.qid].get(p, 0) >= 1}
+
+
 def test_dl22_has_no_judgements():
     ds = load_dataset("trec-dl-2022")
     assert ds.qrels is None and ds.judged_qids() == []
@@ -90,6 +123,7 @@ def test_bad_names():
     with pytest.raises(ValueError):
         load_dataset("trec-dl-2019", max_queries=-1)
     assert DATASETS == ("trec-dl-2019", "trec-dl-2020", "trec-dl-2021", "trec-dl-2022")
+    assert PACK_DATASETS == (*DATASETS, "msmarco-dev-sample")
     with pytest.raises(ValueError, match="unknown run"):
         load_dataset("trec-dl-2019", runs=["bm42"])
     assert sorted(["10", "2", "q1"], key=qid_sort_key) == ["2", "10", "q1"]

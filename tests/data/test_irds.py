@@ -139,6 +139,7 @@ def test_measures_per_dataset():
     assert measures_for("msmarco-passage/trec-dl-2019/judged") == ("nDCG@10", "RR(rel=2)@10", "R(rel=2)@1000")
     assert measures_for("trec-dl-2020") == ("nDCG@10", "RR(rel=2)@10", "R(rel=2)@100", "R(rel=2)@1000")
     assert measures_for("trec-dl-2020", default=["nDCG@10"]) == ("nDCG@10",)
+    assert measures_for("msmarco-dev-sample") == ("RR@10", "R@20")  # the pack's own (PACK_MEASURES)
     assert load_qrels("msmarco-passage/train/triples-small", loader=LOADER) == {"400296": {"7": 1}}
     assert load_queries("msmarco-passage/train/triples-small", loader=LOADER) == {"400296": "q"}
 

@@ -15,7 +15,7 @@ import os
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from kdlib.data.datasets import DATASETS
+    from kdlib.data.datasets import PACK_DATASETS
 
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
@@ -34,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     fetch.add_argument("--if-missing", action="store_true",
                        help="do nothing when a verified pack is already found (what `make book` runs)")
     stats = actions.add_parser("stats", help="print dataset statistics as JSON")
-    stats.add_argument("--dataset", action="append", choices=DATASETS, help="dataset name (repeatable; default: all)")
+    stats.add_argument("--dataset", action="append", choices=PACK_DATASETS, help="dataset name (repeatable; default: all)")
     teachers = actions.add_parser(
         "fetch-teachers", help="download and check the published teacher files (Zenodo 4068216), resuming")
     teachers.add_argument("--profile", default="msmarco", help="profile whose teacher.published_files to fetch "
@@ -62,7 +62,7 @@ def _fetch_teachers(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.action == "fetch-teachers":
         return _fetch_teachers(args)
-    from kdlib.data import DATASETS, dataset_stats, fetch_pack, load_dataset, pack_dir, verify_pack
+    from kdlib.data import PACK_DATASETS, dataset_stats, fetch_pack, load_dataset, pack_dir, verify_pack
     from kdlib.data.pack import ensure_pack
 
     if args.action == "fetch":
@@ -75,18 +75,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"data pack {state} in {dest}: {len(files)} files verified")
         return 0
     if args.action == "stats":
-        names = args.dataset or list(DATASETS)
+        names = args.dataset or list(PACK_DATASETS)
         print(json.dumps([dataset_stats(load_dataset(n)) for n in names], indent=2))
         return 0
     folder = pack_dir()
     files = verify_pack(folder)
     print(f"data pack {folder}: {len(files)} files, checksums OK")
-    header = f"{'dataset':<14} {'queries':>7} {'judged':>6} {'passages':>8} {'judgements':>10}  runs"
+    width = max(len(name) for name in PACK_DATASETS)
+    header = f"{'dataset':<{width}} {'queries':>7} {'judged':>6} {'passages':>8} {'judgements':>10}  runs"
     print(header)
-    for name in DATASETS:
+    for name in PACK_DATASETS:
         stats = dataset_stats(load_dataset(name))
         print(
-            f"{name:<14} {stats['queries']:>7} {stats['judged_queries']:>6} {stats['passages']:>8} "
+            f"{name:<{width}} {stats['queries']:>7} {stats['judged_queries']:>6} {stats['passages']:>8} "
             f"{stats['judgements']:>10}  {', '.join(stats['runs'])}"
         )
     return 0

@@ -3,6 +3,7 @@
 Examples::
 
     kdlib eval --dataset trec-dl-2019 --run bm25 --run tas_b
+    kdlib eval --dataset msmarco-dev-sample --run bm25   # its own measures: RR@10, R@20
     kdlib eval --run my.run --qrels qrels.dl19-passage.txt --measure nDCG@10 --per-query
 """
 from __future__ import annotations
@@ -13,25 +14,26 @@ import sys
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from kdlib.data.datasets import DATASETS
+    from kdlib.data.datasets import PACK_DATASETS
 
-    parser.add_argument("--dataset", choices=DATASETS,
+    parser.add_argument("--dataset", choices=PACK_DATASETS,
                         help="a dataset of the pack (its qrels; --run may then name its runs): %(choices)s")
     parser.add_argument("--run", action="append", required=True, help="a run name of --dataset or a TREC run file (repeatable)")
     parser.add_argument("--qrels", help="a TREC qrels file (instead of --dataset's judgements)")
-    parser.add_argument("--measure", action="append", help="an ir-measures measure, e.g. nDCG@10 (repeatable; default: the four standard ones)")
+    parser.add_argument("--measure", action="append", help="an ir-measures measure, e.g. nDCG@10 (repeatable; default: "
+                        "--dataset's own measures, else the four standard ones)")
     parser.add_argument("--per-query", action="store_true", help="also print each query's values")
 
 
 def run(args: argparse.Namespace) -> int:
-    from kdlib.data import load_dataset, read_qrels, read_run
+    from kdlib.data import load_dataset, measures_for, read_qrels, read_run
     from kdlib.eval.measures import DEFAULT_MEASURES, evaluate_per_query, parse_measures, results_table
 
     if not args.dataset and not args.qrels:
         print("kdlib eval: error: give --dataset or --qrels", file=sys.stderr)
         return 2
     try:
-        measures = parse_measures(args.measure or DEFAULT_MEASURES)
+        measures = parse_measures(args.measure or (measures_for(args.dataset) if args.dataset else DEFAULT_MEASURES))
     except ValueError as exc:
         print(f"kdlib eval: error: {exc}", file=sys.stderr)
         return 2
