@@ -55,7 +55,7 @@ DATASET_RUNS: dict[str, tuple[str, ...]] = {
 #: first-stage runs (see ``data.teacher_runs_from`` of :class:`kdlib.core.profiles.DataConfig`).
 TEACHER_RUNS = ("tas_b", "splade_pp", "ada2", "rep_llama")
 #: The measures (ir-measures names) of pack datasets that are not measured with the standard
-#: four of :data:`kdlib.evaluate.DEFAULT_MEASURES` (TREC DL's, which count grade >= 2 as
+#: four of :data:`DEFAULT_MEASURE_NAMES` (TREC DL's, which count grade >= 2 as
 #: relevant). The dev sample judges with grade 1 only: MRR@10 and recall over its 20 hits
 #: count rel >= 1, as for MSMARCO-DEV. Read through :func:`kdlib.data.irds.measures_for`.
 PACK_MEASURES: Mapping[str, tuple[str, ...]] = types.MappingProxyType({DEV_SAMPLE: ("RR@10", "R@20")})

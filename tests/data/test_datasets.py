@@ -14,7 +14,7 @@ from kdlib.data import (
     read_dev_sample_json,
 )
 from kdlib.data.pack import dev_sample_files, load_checksums
-from kdlib.evaluate import evaluate
+from kdlib.eval.measures import evaluate
 
 
 @pytest.mark.parametrize(
