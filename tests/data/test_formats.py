@@ -107,7 +107,7 @@ def test_rank_llm_json(tmp_path):
         f.read_rank_llm_json(_write(tmp_path, "no_hits.json", json.dumps([{"query": "q"}])))
 
 
-DEV_SAMPLE_FIXTURES = Path(__file__).parent / "fixtures" / "dev_sample"
+DEV_SAMPLE_FIXTURES = Path(__file__).parents[1] / "fixtures" / "dev_sample"
 
 
 def test_dev_sample_json():
