@@ -11,7 +11,7 @@ Every judged query counts: a query that is in the qrels but missing from the run
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Iterable, Literal, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Iterable, Literal, Mapping, Sequence
 
 import ir_measures
 
@@ -21,24 +21,13 @@ from kdlib.data.datasets import DEFAULT_MEASURE_NAMES
 if TYPE_CHECKING:
     import pandas as pd
 
+    from kdlib.eval.significance import PairedComparison
+
 Run = Mapping[str, Mapping[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
 
 #: The measures reported everywhere: nDCG@10, MRR@10 and recall at 100 / 1000 (relevant: grade >= 2).
 DEFAULT_MEASURES: tuple = tuple(ir_measures.parse_measure(m) for m in DEFAULT_MEASURE_NAMES)
-
-
-class SignificanceResult(NamedTuple):
-    """A paired test of two runs on one measure over the judged queries."""
-
-    measure: str
-    test: str
-    mean_a: float
-    mean_b: float
-    difference: float
-    statistic: float
-    p_value: float
-    n_queries: int
 
 
 def parse_measures(measures: Iterable[ir_measures.Measure | str]) -> list:
@@ -172,7 +161,7 @@ def compare_runs(
     qrels: Qrels,
     measure: ir_measures.Measure | str,
     test: Literal["ttest", "wilcoxon"] = "ttest",
-) -> SignificanceResult:
+) -> PairedComparison:
     """Paired test (:func:`kdlib.eval.significance.paired_test`) of ``run_b`` against ``run_a``
     on per-query values of the judged queries.
 
@@ -190,9 +179,7 @@ def compare_runs(
     qids = sorted(a)
     if len(qids) < 2:
         raise ValueError(f"a paired test needs at least two judged queries, got {len(qids)}")
-    result = paired_test([a[q] for q in qids], [b[q] for q in qids], test)
-    return SignificanceResult(name, test, result.mean_a, result.mean_b, result.difference, result.statistic,
-                              result.p_value, result.n)
+    return paired_test([a[q] for q in qids], [b[q] for q in qids], test)
 
 
 def results_table(

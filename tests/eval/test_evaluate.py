@@ -87,7 +87,7 @@ def test_paired_tests(toy):
     qrels, run_a, run_b = toy
     t = compare_runs(run_a, run_b, qrels, "RR(rel=2)@10")
     # per query a = (1, .5, 0), b = (1/2, 1, 1): mean difference (−.5 + .5 + 1) / 3
-    assert t.n_queries == 3 and t.difference == pytest.approx(1 / 3) and t.mean_b == pytest.approx(2.5 / 3)
+    assert t.n == 3 and t.difference == pytest.approx(1 / 3) and t.mean_b == pytest.approx(2.5 / 3)
     assert 0 < t.p_value < 1
     w = compare_runs(run_a, run_b, qrels, "RR(rel=2)@10", test="wilcoxon")
     assert w.test == "wilcoxon" and 0 < w.p_value <= 1
