@@ -429,3 +429,50 @@ def fit_against_test(table: pd.DataFrame, *, fit_reference: Mapping[str, float],
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(handles, labels, fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
+
+
+def training_run(log: pd.DataFrame, validation: pd.DataFrame | None, *, loss: str, title: str) -> Figure:
+    """One training run: its loss over steps (left) and its validation nDCG@10 (right).
+
+    Args:
+        log: the training log (columns ``step``, ``loss``).
+        validation: the validation log (columns ``step``, ``score``); ``None`` or empty: not run.
+        loss: the loss's name, for the axis.
+        title: what ran (the panels' titles start with it).
+    """
+    _require_columns(log, ("step", "loss"), "training_run")
+    fig, (ax_loss, ax_valid) = _figure(2, width=5.0, height=3.6)
+    ax_loss.plot(log["step"], log["loss"])
+    ax_loss.set(xlabel="optimiser step", ylabel=f"{loss} loss", title=f"{title}: training loss")
+    if validation is not None and len(validation):
+        ax_valid.plot(validation["step"], validation["score"], marker="o")
+    ax_valid.set(xlabel="optimiser step", ylabel="validation nDCG@10", title=f"{title}: validation")
+    return fig
+
+
+def training_scores(log: pd.DataFrame, *, loss: str, title: str) -> Figure:
+    """A student's loss (left) and the mean raw scores of its positive and negative passages
+    (right) over training steps (training log columns ``step``, ``loss``, ``mean_pos_score``,
+    ``mean_neg_score``)."""
+    _require_columns(log, ("step", "loss", "mean_pos_score", "mean_neg_score"), "training_scores")
+    fig, (ax_loss, ax_scores) = _figure(2, width=5.0, height=3.6)
+    ax_loss.plot(log["step"], log["loss"])
+    ax_loss.set(xlabel="optimiser step", ylabel=f"{loss} loss", title=f"{title}: training loss")
+    ax_scores.plot(log["step"], log["mean_pos_score"], label="positive passages")
+    ax_scores.plot(log["step"], log["mean_neg_score"], "--", label="negative passages")
+    ax_scores.set(xlabel="optimiser step", ylabel="mean raw score", title="Raw scores during training")
+    _legend(ax_scores)
+    return fig
+
+
+def margin_histograms(frames: Mapping[str, pd.DataFrame], *, bins: int = 40) -> Figure:
+    """Each teacher's margins ``M(Q,P+) - M(Q,P-)`` on the students' training triples, overlaid
+    (frames: teacher -> a teacher file with a ``margin`` column)."""
+    fig, (ax,) = _figure(width=7.0, height=3.6)
+    for name, frame in frames.items():
+        _require_columns(frame, ("margin",), f"margin_histograms[{name}]")
+        ax.hist(frame["margin"], bins=bins, alpha=0.5, label=name)
+    ax.set(xlabel="teacher margin M(Q,P+) - M(Q,P-) (teacher units)", ylabel="triples",
+           title="Teacher margins on the students' training triples")
+    _legend(ax, "teacher")
+    return fig

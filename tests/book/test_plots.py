@@ -146,3 +146,19 @@ def test_fit_against_test_marks_each_student_and_the_reference_lines():
     fig = plots.fit_against_test(table, fit_reference={}, test_reference={})
     labels = [t.get_text() for t in fig.get_axes()[0].get_legend().get_texts()]
     assert "T2, pointwise_mse" in labels and "T2" in labels and "baseline" in labels
+
+
+def test_training_figures_draw_every_series_and_name_missing_columns():
+    log = pd.DataFrame({"step": [1, 2, 3], "loss": [0.9, 0.5, 0.4], "mean_pos_score": [1.0, 2.0, 3.0],
+                        "mean_neg_score": [0.5, 0.6, 0.7]})
+    validation = pd.DataFrame({"step": [2, 3], "score": [0.3, 0.4]})
+    run = plots.training_run(log, validation, loss="RankNet", title="Own teacher")
+    assert [len(ax.lines) for ax in run.axes] == [1, 1]
+    assert [len(ax.lines) for ax in plots.training_run(log, None, loss="x", title="t").axes] == [1, 0]
+    scores = plots.training_scores(log, loss="margin_mse", title="bert_dot <- T2")
+    assert [len(ax.lines) for ax in scores.axes] == [1, 2]
+    with pytest.raises(ValueError, match="missing \\['mean_neg_score'\\]"):
+        plots.training_scores(log.drop(columns="mean_neg_score"), loss="x", title="t")
+    margins = plots.margin_histograms({"T1": pd.DataFrame({"margin": [0.1, 0.5, 1.0]}),
+                                       "T2": pd.DataFrame({"margin": [0.2, 0.4]})})
+    assert len(margins.axes[0].patches) == 2 * 40
