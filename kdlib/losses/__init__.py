@@ -18,16 +18,15 @@ from __future__ import annotations
 from typing import Any
 
 from kdlib.core.errors import ConfigError
-from kdlib.losses.base import RankingLoss, margins
-from kdlib.losses.kl_div import KLDivLoss
-from kdlib.losses.margin_mse import MarginMSELoss
-from kdlib.losses.pointwise_mse import PointwiseMSELoss
-from kdlib.losses.ranknet import RankNetLoss
-from kdlib.losses.weighted_ranknet import WeightedRankNetLoss
+from kdlib.losses.base import LOSSES, RankingLoss, margins
 
-LOSSES: dict[str, type[RankingLoss]] = {
-    cls.name: cls for cls in (MarginMSELoss, RankNetLoss, PointwiseMSELoss, WeightedRankNetLoss, KLDivLoss)
-}
+# Importing a loss module registers its loss (RankingLoss.__init_subclass__); in this order,
+# the paper's loss first, then its baseline and the alternatives it compares against.
+from kdlib.losses.margin_mse import MarginMSELoss  # isort: skip
+from kdlib.losses.ranknet import RankNetLoss  # isort: skip
+from kdlib.losses.pointwise_mse import PointwiseMSELoss  # isort: skip
+from kdlib.losses.weighted_ranknet import WeightedRankNetLoss  # isort: skip
+from kdlib.losses.kl_div import KLDivLoss  # isort: skip
 
 __all__ = [
     "LOSSES",

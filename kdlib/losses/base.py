@@ -8,13 +8,18 @@ detached): only the student receives gradients. Losses trained on labels only
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
 
+#: Every loss by its name: a subclass of :class:`RankingLoss` that sets ``name`` registers
+#: itself here when its module is imported (``kdlib.losses.get`` reads it).
+LOSSES: dict[str, type[RankingLoss]] = {}
+
+
 class RankingLoss(torch.nn.Module):
-    """Base class of kdlib's losses.
+    """Base class of kdlib's losses; a subclass with a ``name`` registers itself in :data:`LOSSES`.
 
     Attributes:
         name: the registry name (``kdlib.losses.get(name)``).
@@ -25,6 +30,14 @@ class RankingLoss(torch.nn.Module):
     name: ClassVar[str]
     requires_teacher: ClassVar[bool] = True
     min_columns: ClassVar[int] = 2
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("name")
+        if name is not None:
+            if name in LOSSES and LOSSES[name] is not cls:
+                raise ValueError(f"loss {name!r} is registered twice ({LOSSES[name].__name__}, {cls.__name__})")
+            LOSSES[name] = cls
 
     def check(self, student_scores: torch.Tensor, teacher_scores: torch.Tensor | None) -> torch.Tensor | None:
         """Validate the inputs; returns the detached teacher scores (``None`` for label-only losses).

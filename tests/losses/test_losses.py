@@ -167,3 +167,18 @@ def test_input_errors_say_what_was_given():
 def test_unknown_loss_lists_the_registered_names():
     with pytest.raises(ValueError, match="expected one of margin_mse, ranknet, pointwise_mse, weighted_ranknet, kl_div"):
         get("nope")
+
+
+def test_a_loss_registers_itself_by_name_and_a_second_one_of_that_name_is_refused(monkeypatch):
+    from kdlib.losses import base
+
+    monkeypatch.setattr(base, "LOSSES", dict(base.LOSSES))
+
+    class HingeLoss(base.RankingLoss):
+        name = "hinge_for_test"
+        requires_teacher = False
+
+    assert base.LOSSES["hinge_for_test"] is HingeLoss
+    with pytest.raises(ValueError, match="registered twice"):
+        class OtherHinge(base.RankingLoss):
+            name = "hinge_for_test"
