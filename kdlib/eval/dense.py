@@ -14,10 +14,9 @@ measures index size, encoding time and search time per query. Indexes can be sto
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,10 +25,10 @@ import numpy as np
 
 from kdlib.core.artifacts import atomic_path, write_atomic
 from kdlib.core.errors import FormatError
+from kdlib.runtime.inference import inference_context
 
 if TYPE_CHECKING:  # pragma: no cover
     import faiss
-    import torch
 
 Run = dict[str, dict[str, float]]
 
@@ -104,38 +103,6 @@ class DenseResult:
                 for kind in self.runs
             ]
         )
-
-
-def ranker_device(ranker: Any) -> torch.device:
-    """The device of the ranker's parameters (CPU for a ranker without parameters)."""
-    import torch
-
-    try:
-        return next(ranker.parameters()).device
-    except (AttributeError, StopIteration):
-        return torch.device("cpu")
-
-
-@contextlib.contextmanager
-def inference_context(ranker: Any, *, bf16: bool) -> Iterator[None]:
-    """Eval mode, ``torch.inference_mode`` and bf16 autocast where the device runs bf16 natively.
-
-    The autocast policy is the project's (:func:`kdlib.runtime.precision.autocast`): bf16 on
-    CUDA and on CPUs with native bf16 matmuls, fp32 elsewhere.
-    """
-    import torch
-
-    from kdlib.runtime.precision import autocast
-
-    was_training = getattr(ranker, "training", False)
-    if hasattr(ranker, "eval"):
-        ranker.eval()
-    try:
-        with torch.inference_mode(), autocast(ranker_device(ranker), enabled=bf16):
-            yield
-    finally:
-        if was_training:
-            ranker.train()
 
 
 def _as_float32(vectors: Any, what: str) -> np.ndarray:

@@ -128,7 +128,7 @@ def measure_latency(
     Raises:
         ValueError: no query has candidates with passage text, or ``repeats < 1``.
     """
-    from kdlib.eval.dense import inference_context, ranker_device
+    from kdlib.runtime.inference import inference_context, ranker_device
     from kdlib.eval.rerank import candidate_lists
 
     if repeats < 1 or warmup < 0 or depth < 1:

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 
-from kdlib.runtime.precision import autocast
+from kdlib.runtime.inference import inference_context
 
 log = logging.getLogger(__name__)
 
@@ -85,21 +85,10 @@ def rerank(
     lists, skipped = candidate_lists(dataset, candidates=candidates, depth=depth, qids=qids)
     if skipped:
         log.info("rerank: %d candidates without passage text left out", skipped)
-    was_training = getattr(ranker, "training", False)
-    if hasattr(ranker, "eval"):
-        ranker.eval()
-    device = _device_of(ranker)
-    run: Run = {}
-    try:
-        with torch.inference_mode(), autocast(device, enabled=bf16, precision=precision):
-            if getattr(ranker, "supports_passage_cache", False):
-                run = _rerank_cached(ranker, dataset, lists, batch_size)
-            else:
-                run = _rerank_pairs(ranker, dataset, lists, batch_size)
-    finally:
-        if was_training:
-            ranker.train()
-    return run
+    with inference_context(ranker, bf16=bf16, precision=precision):
+        if getattr(ranker, "supports_passage_cache", False):
+            return _rerank_cached(ranker, dataset, lists, batch_size)
+        return _rerank_pairs(ranker, dataset, lists, batch_size)
 
 
 def _chunks(
@@ -292,13 +281,6 @@ def _rerank_cached(ranker: Any, dataset: Any, lists: dict[str, list[str]], batch
         scores = ranker.score_cached(dataset.queries[qid], cache, indices).float().cpu().tolist()
         run[qid] = {pid: float(s) for pid, s in zip(pids, scores)}
     return run
-
-
-def _device_of(ranker: Any) -> torch.device:
-    try:
-        return next(ranker.parameters()).device
-    except (AttributeError, StopIteration):
-        return torch.device("cpu")
 
 
 def evaluate_datasets(

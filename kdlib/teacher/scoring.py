@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from kdlib.core.artifacts import open_atomic, write_json
 from kdlib.core.errors import KdlibError
-from kdlib.runtime.precision import autocast
+from kdlib.runtime.inference import no_grad_autocast
 
 
 def _load_teachers(teachers: Sequence[Any], device: torch.device) -> list[Any]:
@@ -129,7 +129,7 @@ def _score_chunk(
     queries = [dataset.queries[t.qid] for t in chunk for _ in (0, 1)]
     passages = [dataset.passages[p] for t in chunk for p in (t.pos_pid, t.neg_pid)]
     total = torch.zeros(len(queries), dtype=torch.float64)
-    with torch.inference_mode(), autocast(device, enabled=bf16):
+    with no_grad_autocast(device, bf16=bf16):
         for teacher in teachers:
             # Pairs are interleaved (pos, neg) so a batch of 2*batch_size pairs = batch_size triples.
             total += teacher.score(queries, passages, batch_size=2 * batch_size).double().cpu()
