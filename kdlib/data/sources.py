@@ -47,6 +47,12 @@ class DataSource(ABC):
     def candidate_runs(self, name: str, *, qids: Sequence[str], depth: int) -> dict[str, Run]:
         """The candidate runs of ``qids`` in dataset ``name`` (run name -> run), ``depth`` deep."""
 
+    @abstractmethod
+    def iter_candidates(self, name: str, *, run: str, depth: int, qids: Sequence[str]) -> Iterator[Any]:
+        """The first-stage candidates of ``qids`` in dataset ``name``, one query at a time, in
+        rank order (:class:`kdlib.data.irds.Candidates`: qid, pids, descending scores), at
+        most ``depth`` each; queries without candidates are skipped."""
+
     def official_triples(self, config: DataConfig, queries: Mapping[str, str]) -> Iterator[Triple]:
         """The dataset's own training triples whose query is in ``queries``, in file order,
         at most ``data.max_train_triples`` (``data.train_triples: official``).
@@ -76,6 +82,16 @@ class EmbeddedPack(DataSource):
     def candidate_runs(self, name: str, *, qids: Sequence[str], depth: int) -> dict[str, Run]:
         return dict(load_dataset(name).subset(qids).runs)
 
+    def iter_candidates(self, name: str, *, run: str, depth: int, qids: Sequence[str]) -> Iterator[Any]:
+        from kdlib.data.irds import Candidates
+
+        ranking = load_dataset(name).runs[run]
+        for qid in qids:
+            # Ties broken by passage id, as everywhere a run is ranked (kdlib.eval.rerank.candidate_lists).
+            ranked = sorted(ranking.get(qid, {}).items(), key=lambda item: (-item[1], item[0]))[:depth]
+            if ranked:
+                yield Candidates(qid, [pid for pid, _ in ranked], [float(score) for _, score in ranked])
+
 
 class IrDatasets(DataSource):
     """MS MARCO (and TREC-DL'19/'20 on its collection) through ``ir_datasets``, streamed."""
@@ -96,6 +112,12 @@ class IrDatasets(DataSource):
         from kdlib.data.irds import SCOREDDOCS_RUN, candidate_run
 
         return {SCOREDDOCS_RUN: candidate_run(name, depth=depth, qids=qids)}
+
+    def iter_candidates(self, name: str, *, run: str, depth: int, qids: Sequence[str]) -> Iterator[Any]:
+        # An ir_datasets dataset has one candidate run, its scoreddocs (MS MARCO's BM25 top-1000).
+        from kdlib.data.irds import iter_candidates
+
+        return iter_candidates(name, depth=depth, qids=qids)
 
     def official_triples(self, config: DataConfig, queries: Mapping[str, str]) -> Iterator[Triple]:
         # Streamed from the docpairs of every training dataset, in file order: the published

@@ -283,45 +283,55 @@ def _rerank_cached(ranker: Any, dataset: Any, lists: dict[str, list[str]], batch
     return run
 
 
+def run_file_name(dataset: str) -> str:
+    """The file a re-ranking of ``dataset`` is written to in a model's directory."""
+    return f"{dataset.replace('/', '__')}.run"
+
+
 def evaluate_datasets(
+    source: Any,
     names: Sequence[str],
     load_ranker: Callable[[], Any],
     out_dir: Path,
     *,
+    run: str,
     depth: int,
     batch_size: int,
     exclude: Iterable[str] = (),
+    max_queries: int | None = None,
     tag: str = "kdlib",
 ) -> dict[str, dict[str, float]]:
-    """Re-rank the BM25 top-``depth`` of every ``ir_datasets`` dataset in ``names`` and measure it.
+    """Re-rank the top-``depth`` candidates (``run``) of every dataset in ``names`` and measure it.
 
-    Each run is written once to ``out_dir/<dataset>.run`` (streamed: MSMARCO-DEV has 7M
-    candidate pairs) and evaluated with the dataset's own measures
+    Each run is written once to ``out_dir/<dataset>.run`` (:func:`run_file_name`; streamed:
+    MSMARCO-DEV has 7M candidate pairs) and evaluated with the dataset's own measures
     (:func:`kdlib.data.irds.measures_for`).
 
     Args:
+        source: the profile's :class:`kdlib.data.sources.DataSource`.
         load_ranker: called only when a run is missing.
         exclude: queries left out (the validation queries held out of a dataset).
+        max_queries: judged queries kept per dataset (the profile's ``data.max_queries``).
         tag: the run tag.
 
     Returns:
         dataset -> measure -> value.
     """
-    from kdlib.data import irds
+    from kdlib.data.irds import measures_for
     from kdlib.eval.measures import evaluate_run_file
 
     excluded = set(exclude)
     out: dict[str, dict[str, float]] = {}
     ranker = None
     for name in names:
-        dataset = irds.load_irds(name)
+        dataset = source.load(name, max_queries=max_queries, candidates=False, depth=depth)
         qids = [q for q in dataset.judged_qids() if q not in excluded]
         qrels = {q: dataset.qrels[q] for q in qids}
-        path = out_dir / f"{name.replace('/', '__')}.run"
+        path = out_dir / run_file_name(name)
         if not path.is_file():
             ranker = ranker if ranker is not None else load_ranker()
-            candidates = irds.iter_candidates(name, depth=depth, qids=qids)
+            candidates = source.iter_candidates(name, run=run, depth=depth, qids=qids)
             rerank_to_file(ranker, dataset.queries, candidates, dataset.passages, path, tag=tag,
                            batch_size=batch_size)
-        out[name] = evaluate_run_file(path, qrels, irds.measures_for(name))
+        out[name] = evaluate_run_file(path, qrels, measures_for(name))
     return out

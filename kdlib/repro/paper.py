@@ -26,16 +26,29 @@ def figures() -> dict[str, Any]:
     return yaml.safe_load(FIGURES_FILE.read_text())
 
 
-def rerank_ndcg10_dl19(arch: str, teacher: str, loss: str | None = None) -> float | None:
-    """The paper's TREC-DL'19 nDCG@10 for a student (``baseline``/``T1``/``T2``), if it reports
-    one (``loss``, when given, must be one the paper reports students of)."""
+#: The paper's two re-ranking measures: Figure 1's key for each, by ir-measures name.
+RERANK_MEASURES = {"nDCG@10": "ndcg10_dl19", "RR@10": "mrr10_dev"}
+#: What each of those measures was measured on, for labels.
+RERANK_TEST_SETS = {"nDCG@10": "TREC-DL'19", "RR@10": "MSMARCO-DEV"}
+
+
+def rerank_figure(arch: str, teacher: str, loss: str | None = None, measure: str = "nDCG@10") -> float | None:
+    """The paper's re-ranking figure for a student (``baseline``/``T1``/``T2``): TREC-DL'19
+    nDCG@10 or MSMARCO-DEV MRR@10 (``measure`` ``RR@10``), if it reports one (``loss``, when
+    given, must be one the paper reports students of)."""
     if loss is not None and loss not in PAPER_LOSSES:
         return None
+    key = RERANK_MEASURES.get(measure)
     row = figures()["rerank"].get(arch)
     index = TEACHER_INDEX.get(teacher)
-    if row is None or index is None or index >= len(row["ndcg10_dl19"]):
+    if key is None or row is None or index is None or index >= len(row.get(key, ())):
         return None
-    return float(row["ndcg10_dl19"][index])
+    return float(row[key][index])
+
+
+def rerank_ndcg10_dl19(arch: str, teacher: str, loss: str | None = None) -> float | None:
+    """:func:`rerank_figure` on TREC-DL'19 (nDCG@10)."""
+    return rerank_figure(arch, teacher, loss, "nDCG@10")
 
 
 def t2_beats_t1_on_dl19(archs: Sequence[str]) -> tuple[str, ...]:

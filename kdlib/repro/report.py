@@ -13,6 +13,7 @@ from kdlib.repro.matrix import DENSE_ARCH, cells, main_cells
 from kdlib.repro.settings import (
     BASELINE,
     BM25_ARCH,
+    NONE,
     RANKING_TEACHERS,
     T2,
     TEACHER_ARCH,
@@ -24,9 +25,9 @@ from kdlib.repro.settings import (
     teacher_row,
     untrained_row,
 )
-from kdlib.repro.splits import splits
+from kdlib.repro.splits import splits, test_set, test_sets
 from kdlib.repro.stages.analyses import dense_per_query, latency_per_query, score_statistics
-from kdlib.repro.stages.students import StudentRun, student, untrained_run
+from kdlib.repro.stages.students import StudentRun, run_dir, student, untrained, untrained_run
 from kdlib.repro.stages.teachers import own_teacher_run, published_teacher_run
 
 #: The name of the first-stage candidates among :func:`teacher_results`' rows.
@@ -41,16 +42,17 @@ def matrix(profile: Profile) -> list[StudentRun]:
 def teacher_results(profile: Profile) -> dict[str, dict[str, float]]:
     """Test measures of BM25 and of every teacher (T1, T2, our own) re-ranking the same candidates.
 
-    Also recorded in results.csv with ``arch`` = ``bm25`` / ``teacher``.
+    Also recorded in results.csv with ``arch`` = ``bm25`` / ``teacher``, and BM25 on every
+    further test set (``data.eval_datasets``; the published teachers have no runs there).
     """
+    from kdlib.data.irds import measures_for
     from kdlib.eval.measures import evaluate
+    from kdlib.teacher.files import uses_teacher_files
 
     measures = profile.eval.measures
     qrels = splits(profile).test.qrels
     out = {BM25: evaluate(test_run(profile, *bm25_row()), qrels, measures)}
     rows = {BM25: bm25_row()}
-    from kdlib.teacher.files import uses_teacher_files
-
     for name in RANKING_TEACHERS:
         if uses_teacher_files(profile) and not setting(profile, name).is_own:
             continue  # published teacher files score the training triples only: no test run to measure
@@ -58,11 +60,26 @@ def teacher_results(profile: Profile) -> dict[str, dict[str, float]]:
         out[name] = evaluate(test_run(profile, *rows[name]), qrels, measures)
     for name, metrics in out.items():
         results_csv.record_metrics(profile, rows[name], metrics)
+    for dataset in profile.data.eval_datasets:
+        values = evaluate(test_run(profile, *bm25_row(), dataset=dataset), test_set(profile, dataset).qrels,
+                          measures_for(dataset))
+        results_csv.record_results(profile, [{"dataset": dataset, "arch": BM25_ARCH, "teacher": NONE, "loss": NONE,
+                                              "measure": m, "value": v} for m, v in values.items()])
     return out
 
 
-def test_run(profile: Profile, arch: str, teacher: str, loss: str) -> dict[str, dict[str, float]]:
-    """The test run behind any row of results.csv: BM25, a teacher, an untrained or trained student."""
+def test_run(profile: Profile, arch: str, teacher: str, loss: str, *,
+             dataset: str | None = None) -> dict[str, dict[str, float]]:
+    """The run behind any row of results.csv on test set ``dataset`` (default ``data.test``):
+    BM25, a teacher, an untrained or trained student.
+
+    Raises:
+        KeyError: the row has no run on ``dataset`` (a published teacher on a further test set).
+    """
+    from kdlib.data import read_run
+
+    if dataset is not None and dataset != profile.data.test:
+        return _eval_dataset_run(profile, (arch, teacher, loss), dataset)
     test = splits(profile).test
     if arch == BM25_ARCH:
         return {q: dict(r) for q, r in test.runs[profile.data.candidates].items()}
@@ -70,9 +87,27 @@ def test_run(profile: Profile, arch: str, teacher: str, loss: str) -> dict[str, 
         return own_teacher_run(profile) if setting(profile, teacher).is_own else published_teacher_run(profile, teacher, test)
     if teacher == UNTRAINED:
         return untrained_run(profile, arch)
-    from kdlib.data import read_run
-
     return read_run(student(profile, arch, teacher, loss).run_path)
+
+
+def _eval_dataset_run(profile: Profile, row: Row, dataset: str) -> dict[str, dict[str, float]]:
+    from kdlib.data import read_run
+    from kdlib.data.sources import source_for
+    from kdlib.eval.rerank import run_file_name
+
+    arch, teacher, loss = row
+    qids = test_set(profile, dataset).judged_qids()
+    if arch == BM25_ARCH:
+        candidates = source_for(profile.data).iter_candidates(dataset, run=profile.data.candidates,
+                                                              depth=profile.data.rerank_depth, qids=qids)
+        return {c.qid: dict(zip(c.pids, c.scores)) for c in candidates}
+    if arch == TEACHER_ARCH:
+        raise KeyError(f"teacher {teacher} has no run on {dataset}")
+    if teacher == UNTRAINED:
+        untrained(profile, arch)
+    else:
+        student(profile, arch, teacher, loss)
+    return read_run(run_dir(profile, row) / run_file_name(dataset))
 
 
 def column(row: Row) -> str:
@@ -80,18 +115,24 @@ def column(row: Row) -> str:
     return "/".join(row)
 
 
-def per_query(profile: Profile, rows: Sequence[Row], measure: str = "nDCG@10") -> pd.DataFrame:
-    """Per-query values of ``measure`` for result rows ``(arch, teacher, loss)``.
+def per_query(profile: Profile, rows: Sequence[Row], measure: str = "nDCG@10", *,
+              dataset: str | None = None) -> pd.DataFrame:
+    """Per-query values of ``measure`` for result rows ``(arch, teacher, loss)`` on test set
+    ``dataset`` (default ``data.test``); rows without a run there are left out.
 
     Returns:
         A frame indexed by qid with one column per row, named ``arch/teacher/loss``.
     """
     from kdlib.eval.measures import evaluate_per_query
 
-    qrels = splits(profile).test.qrels
+    qrels = test_set(profile, dataset).qrels
     columns = {}
     for row in rows:
-        values = evaluate_per_query(test_run(profile, *row), qrels, [measure])
+        try:
+            run = test_run(profile, *row, dataset=dataset)
+        except KeyError:
+            continue
+        values = evaluate_per_query(run, qrels, [measure])
         columns[column(row)] = values.set_index("qid")["value"]
     return pd.DataFrame(columns)
 
@@ -136,23 +177,27 @@ def result_rows(profile: Profile) -> list[Row]:
     return [bm25_row(), *(untrained_row(a) for a in profile.student.architectures), *(c.row for c in cells(profile))]
 
 
-def result_table(profile: Profile, per_query_values: pd.DataFrame) -> pd.DataFrame:
-    """Chapter 5's table: per row its mean nDCG@10 and, for trained students, the difference
-    to (and paired p-value against) its untrained start, its baseline and BM25, with the
-    paper's quoted figure and the command that reproduces the row.
+def result_table(profile: Profile, per_query_values: pd.DataFrame, *, measure: str = "nDCG@10") -> pd.DataFrame:
+    """Chapter 5's table on one test set: per row its mean ``measure`` and, for trained
+    students, the difference to (and paired p-value against) its untrained start, its
+    baseline and BM25, with the paper's quoted figure and the command that reproduces the row.
 
     Args:
-        per_query_values: :func:`per_query` of :func:`result_rows`.
+        per_query_values: :func:`per_query` of :func:`result_rows` on that test set, in ``measure``.
+        measure: ``nDCG@10`` (TREC-DL'19) or ``RR@10`` (beside the paper's MSMARCO-DEV figures).
     """
     from kdlib.repro import check as reproduce
     from kdlib.repro import claims, paper
 
     baseline = setting(profile, BASELINE)
+    quoted = f"paper {measure} ({paper.RERANK_TEST_SETS.get(measure, 'not reported')}, quoted)"
     table = []
     for row in result_rows(profile):
         arch, teacher, loss = row
+        if column(row) not in per_query_values:
+            continue
         values = per_query_values[column(row)]
-        entry = {"arch": arch, "teacher": teacher, "loss": loss, "nDCG@10": values.mean()}
+        entry = {"arch": arch, "teacher": teacher, "loss": loss, measure: values.mean()}
         if arch in profile.student.architectures and teacher != UNTRAINED:
             references = {UNTRAINED: untrained_row(arch), BASELINE: (arch, baseline.name, baseline.loss(profile)),
                           BM25: bm25_row()}
@@ -161,7 +206,7 @@ def result_table(profile: Profile, per_query_values: pd.DataFrame) -> pd.DataFra
                     comparison = claims.paired(name, values, per_query_values[column(reference)],
                                                test=profile.eval.significance)
                     entry[f"Δ vs {name}"], entry[f"p vs {name}"] = comparison.difference, comparison.p_value
-        entry["paper nDCG@10 (quoted)"] = paper.rerank_ndcg10_dl19(arch, teacher, loss)
+        entry[quoted] = paper.rerank_figure(arch, teacher, loss, measure)
         entry["reproduce"] = reproduce.command(profile.name, arch, teacher, loss)
         table.append(entry)
     return pd.DataFrame(table).set_index(["arch", "teacher", "loss"])

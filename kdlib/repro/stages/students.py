@@ -21,7 +21,7 @@ import pandas as pd
 
 from kdlib.core.profiles import Profile
 from kdlib.repro import results as results_csv
-from kdlib.repro.settings import TeacherSetting, setting, untrained_row
+from kdlib.repro.settings import UNTRAINED, TeacherSetting, setting, untrained_row
 from kdlib.repro.splits import rerank_test, splits
 from kdlib.repro.stage import Call, stage
 from kdlib.repro.stages.teachers import TEST_RUN, TRIPLE_SECTIONS, teacher_file
@@ -116,21 +116,37 @@ def student(profile: Profile, arch: str, teacher: str | TeacherSetting, loss: st
     return StudentRun(arch, chosen.name, loss, out, Path(trained.model_dir), metrics, run_path, seconds)
 
 
-def _evaluate_eval_datasets(profile: Profile, arch: str, teacher: str, loss: str, out: Path) -> None:
-    """Measures of a trained student on ``data.eval_datasets`` (MSMARCO-DEV), into results.csv."""
-    from kdlib.core import artifacts
+def eval_dataset_metrics(profile: Profile, out: Path, load_ranker, tag: str) -> dict[str, dict[str, float]]:
+    """A model's measures on every ``data.eval_datasets`` dataset (its runs written once into
+    ``out``, :func:`kdlib.eval.rerank.evaluate_datasets`); their validation queries left out."""
+    from kdlib.data.sources import source_for
     from kdlib.eval.rerank import evaluate_datasets
+
+    if not profile.data.eval_datasets:
+        return {}
+    return evaluate_datasets(source_for(profile.data), profile.data.eval_datasets, load_ranker, out,
+                             run=profile.data.candidates, depth=profile.data.rerank_depth,
+                             batch_size=profile.eval.batch_size, exclude=splits(profile).validation.queries,
+                             max_queries=profile.data.max_queries, tag=tag)
+
+
+def _record_eval_datasets(profile: Profile, row: tuple[str, str, str], metrics: Mapping[str, Mapping[str, float]]) -> None:
+    arch, teacher, loss = row
+    results_csv.record_results(profile, [
+        {"dataset": name, "arch": arch, "teacher": teacher, "loss": loss, "measure": m, "value": v}
+        for name, values in metrics.items() for m, v in values.items()])
+
+
+def _evaluate_eval_datasets(profile: Profile, arch: str, teacher: str, loss: str, out: Path) -> None:
+    """Measures of a trained student on ``data.eval_datasets``, into results.csv."""
+    from kdlib.core import artifacts
     from kdlib.models import load
     from kdlib.train.result import TrainResult
 
     model_dir = TrainResult.read(out / "DONE.json").model_dir
     with artifacts.stage_lock(out):
-        metrics = evaluate_datasets(profile.data.eval_datasets, lambda: load(model_dir), out,
-                                    depth=profile.data.rerank_depth, batch_size=profile.eval.batch_size,
-                                    exclude=splits(profile).validation.queries, tag=f"{arch}-{teacher}-{loss}")
-    results_csv.record_results(profile, [
-        {"dataset": name, "arch": arch, "teacher": teacher, "loss": loss, "measure": m, "value": v}
-        for name, values in metrics.items() for m, v in values.items()])
+        metrics = eval_dataset_metrics(profile, out, lambda: load(model_dir), tag=f"{arch}-{teacher}-{loss}")
+    _record_eval_datasets(profile, (arch, teacher, loss), metrics)
 
 
 @stage("untrained_run", sections=(*MODEL_SECTIONS, "train.seed", "train.dropout", "eval.batch_size"))
@@ -138,7 +154,9 @@ def _rerank_untrained(profile: Profile, out: Path, arch: str) -> None:
     from kdlib.data import write_run
     from kdlib.train.pipeline import build_student
 
-    write_run(rerank_test(profile, build_student(profile, arch)), out / TEST_RUN, tag=f"{arch}-untrained")
+    ranker = build_student(profile, arch)
+    write_run(rerank_test(profile, ranker), out / TEST_RUN, tag=f"{arch}-untrained")
+    eval_dataset_metrics(profile, out, lambda: ranker, tag=f"{arch}-untrained")
 
 
 def untrained_run(profile: Profile, arch: str) -> dict[str, dict[str, float]]:
@@ -158,7 +176,25 @@ def untrained(profile: Profile, arch: str) -> dict[str, float]:
 
     metrics = evaluate(untrained_run(profile, arch), splits(profile).test.qrels, profile.eval.measures)
     results_csv.record_metrics(profile, untrained_row(arch), metrics)
+    _record_eval_datasets(profile, untrained_row(arch), eval_dataset_metrics(
+        profile, _rerank_untrained.run(profile, arch=arch), lambda: _untrained_student(profile, arch),
+        tag=f"{arch}-untrained"))
     return metrics
+
+
+def _untrained_student(profile: Profile, arch: str):
+    from kdlib.train.pipeline import build_student
+
+    return build_student(profile, arch)
+
+
+def run_dir(profile: Profile, row: tuple[str, str, str]) -> Path:
+    """The stage directory that holds a student row's runs (trained or untrained): its test
+    run and one run per ``data.eval_datasets`` dataset (:func:`kdlib.eval.rerank.run_file_name`)."""
+    arch, teacher, loss = row
+    if teacher == UNTRAINED:
+        return _rerank_untrained.run(profile, arch=arch)
+    return student_training.run(profile, arch=arch, teacher=setting(profile, teacher), loss=loss)
 
 
 def starting_points(profile: Profile) -> dict[str, dict[str, float]]:
