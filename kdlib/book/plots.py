@@ -59,6 +59,15 @@ def _quiet_seaborn() -> Iterator[None]:
         yield
 
 
+def _symlog_if_spread(ax: Axes, values: pd.Series, *, ratio: float = 20.0) -> None:
+    """A symmetric log y scale when the values span more than ``ratio`` times their smallest
+    typical magnitude (one architecture's ~1,000 would flatten another's ~1 on a linear axis)."""
+    magnitudes = values.abs()
+    small = float(magnitudes.quantile(0.1))
+    if float(magnitudes.max()) > ratio * max(small, 1.0):
+        ax.set_yscale("symlog", linthresh=max(small, 1.0))
+
+
 def _legend(ax: Axes, title: str | None = None) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if handles:
@@ -97,6 +106,7 @@ def score_distributions(df: pd.DataFrame) -> Figure:
             ax=ax_scores, fliersize=1.5, palette={"positive": "tab:green", "negative": "tab:red"},
         )
     ax_scores.set_xlabel("architecture")
+    _symlog_if_spread(ax_scores, df["score"])
     ax_scores.set_ylabel("raw score M(Q, P) (model units)")
     ax_scores.set_title("Raw scores of positive and negative passages")
     _legend(ax_scores, "passage")
@@ -150,6 +160,7 @@ def scores_over_training(logs: Mapping[str, pd.DataFrame]) -> Figure:
         ax_scores.plot(log["step"], log["mean_neg_score"], color=color, linestyle="--", label=f"{arch} negative")
         ax_margin.plot(log["step"], log["mean_pos_score"] - log["mean_neg_score"], color=color, label=arch)
     ax_scores.set_xlabel("training step (batches)")
+    _symlog_if_spread(ax_scores, pd.concat([log[c] for log in logs.values() for c in ("mean_pos_score", "mean_neg_score")]))
     ax_scores.set_ylabel("mean raw score (model units)")
     ax_scores.set_title("Positives (solid) and negatives (dashed)")
     _legend(ax_scores)
@@ -337,32 +348,24 @@ def grade_distribution(datasets: Any) -> Figure:
     return fig
 
 
-def metric_bars(results_df: pd.DataFrame, measure: str, *, reference: Mapping[str, float] | None = None) -> Figure:
-    """Grouped bars of one measure: architectures on the x axis, one bar per teacher setting.
-
-    Args:
-        results_df: columns ``arch``, ``teacher`` and either a column named ``measure``
-            (wide) or columns ``measure`` and ``value`` (long).
-        measure: the measure to draw, e.g. ``"nDCG@10"`` or ``"RR(rel=2)@10"``.
-        reference: horizontal lines to compare against, by label (e.g. ``{"BM25": 0.506}``).
-
-    Returns:
-        A one-panel figure with the values written above the bars.
-    """
-    import seaborn as sns
-
-    _require_columns(results_df, ("arch", "teacher"), "metric_bars")
+def _long_frame(results_df: pd.DataFrame, measure: str, what: str) -> pd.DataFrame:
+    _require_columns(results_df, ("arch", "teacher"), what)
     if measure in results_df.columns:
         frame = results_df[["arch", "teacher", measure]].rename(columns={measure: "value"})
     elif {"measure", "value"} <= set(results_df.columns):
         frame = results_df.loc[results_df["measure"] == measure, ["arch", "teacher", "value"]]
     else:
-        raise ValueError(f"metric_bars: no column {measure!r} and no long-format measure/value columns")
+        raise ValueError(f"{what}: no column {measure!r} and no long-format measure/value columns")
     if frame.empty:
-        raise ValueError(f"metric_bars: no rows for measure {measure!r}")
+        raise ValueError(f"{what}: no rows for measure {measure!r}")
+    return frame
+
+
+def _bars(ax: Axes, frame: pd.DataFrame, measure: str, reference: Mapping[str, float] | None) -> None:
+    import seaborn as sns
+
     teachers = list(dict.fromkeys(frame["teacher"]))
     hue_order = [t for t in TEACHER_ORDER if t in teachers] + [t for t in teachers if t not in TEACHER_ORDER]
-    fig, (ax,) = _figure(1, width=7.5)
     sns.barplot(data=frame, x="arch", y="value", hue="teacher", hue_order=hue_order,
                 order=list(dict.fromkeys(frame["arch"])), ax=ax, errorbar=None)
     for container in ax.containers:
@@ -376,8 +379,43 @@ def metric_bars(results_df: pd.DataFrame, measure: str, *, reference: Mapping[st
     ax.set_ylim(0.0, float(np.nanmax(values)) * 1.12 if np.nanmax(values) > 0 else 1.0)
     ax.set_xlabel("architecture")
     ax.set_ylabel(measure)
+
+
+def metric_bars(results_df: pd.DataFrame, measure: str, *, reference: Mapping[str, float] | None = None) -> Figure:
+    """Grouped bars of one measure: architectures on the x axis, one bar per teacher setting.
+
+    Args:
+        results_df: columns ``arch``, ``teacher`` and either a column named ``measure``
+            (wide) or columns ``measure`` and ``value`` (long).
+        measure: the measure to draw, e.g. ``"nDCG@10"`` or ``"RR(rel=2)@10"``.
+        reference: horizontal lines to compare against, by label (e.g. ``{"BM25": 0.506}``).
+
+    Returns:
+        A one-panel figure with the values written above the bars.
+    """
+    frame = _long_frame(results_df, measure, "metric_bars")
+    fig, (ax,) = _figure(1, width=7.5)
+    _bars(ax, frame, measure, reference)
     ax.set_title(f"{measure} per architecture and teacher")
     _legend(ax, "teacher")
+    return fig
+
+
+def rerank_panels(panels: Mapping[str, tuple[pd.DataFrame, str, Mapping[str, float] | None]]) -> Figure:
+    """The paper's Figure 1 shape: one panel per test set, grouped bars per architecture and
+    teacher setting, BM25 as a line.
+
+    Args:
+        panels: panel title -> (results in the shape :func:`metric_bars` reads, the measure
+            drawn, reference lines by label).
+    """
+    if not panels:
+        raise ValueError("rerank_panels: expected at least one panel")
+    fig, axes = _figure(len(panels), width=6.5)
+    for ax, (title, (results_df, measure, reference)) in zip(axes, panels.items()):
+        _bars(ax, _long_frame(results_df, measure, f"rerank_panels[{title}]"), measure, reference)
+        ax.set_title(title)
+        _legend(ax, "teacher")
     return fig
 
 
@@ -475,4 +513,33 @@ def margin_histograms(frames: Mapping[str, pd.DataFrame], *, bins: int = 40) -> 
     ax.set(xlabel="teacher margin M(Q,P+) - M(Q,P-) (teacher units)", ylabel="triples",
            title="Teacher margins on the students' training triples")
     _legend(ax, "teacher")
+    return fig
+
+
+def training_sizes(sizes: pd.DataFrame, *, bm25: Mapping[str, float] | None = None) -> Figure:
+    """Test score against the number of training queries, one line per architecture and one
+    panel per test set; 0 queries is the untrained start, BM25 a dashed line.
+
+    Args:
+        sizes: columns ``arch``, ``queries``, ``dataset``, ``measure``, ``value``
+            (:func:`kdlib.repro.report.training_sizes`).
+        bm25: BM25's value on each test set, by dataset.
+    """
+    _require_columns(sizes, ("arch", "queries", "dataset", "measure", "value"), "training_sizes")
+    datasets = list(dict.fromkeys(sizes["dataset"]))
+    fig, axes = _figure(len(datasets), width=5.5, height=4.0)
+    archs = list(dict.fromkeys(sizes["arch"]))
+    colors = dict(zip(archs, _palette(len(archs))))
+    for ax, dataset in zip(axes, datasets):
+        part = sizes[sizes["dataset"] == dataset]
+        for arch in archs:
+            line = part[part["arch"] == arch].sort_values("queries")
+            ax.plot(line["queries"], line["value"], marker="o", color=colors[arch], label=arch)
+        if bm25 and dataset in bm25:
+            ax.axhline(bm25[dataset], color="0.3", linestyle="--", linewidth=1.0)
+            ax.annotate(f"BM25 {bm25[dataset]:.3f}", (1.0, bm25[dataset]), xycoords=("axes fraction", "data"),
+                        xytext=(-4, 3), textcoords="offset points", ha="right", fontsize="x-small", color="0.3")
+        ax.set(xlabel="training queries (0: untrained start)", ylabel=str(part["measure"].iloc[0]), title=dataset)
+        ax.set_xticks(sorted(part["queries"].unique()))
+        _legend(ax, "student (T1)")
     return fig

@@ -180,13 +180,13 @@ def result_rows(profile: Profile) -> list[Row]:
 def result_table(profile: Profile, per_query_values: pd.DataFrame, *, measure: str = "nDCG@10") -> pd.DataFrame:
     """Chapter 5's table on one test set: per row its mean ``measure`` and, for trained
     students, the difference to (and paired p-value against) its untrained start, its
-    baseline and BM25, with the paper's quoted figure and the command that reproduces the row.
+    baseline and BM25, with the paper's quoted figure (:func:`reproduce_commands` lists the
+    command that regenerates each row).
 
     Args:
         per_query_values: :func:`per_query` of :func:`result_rows` on that test set, in ``measure``.
         measure: ``nDCG@10`` (TREC-DL'19) or ``RR@10`` (beside the paper's MSMARCO-DEV figures).
     """
-    from kdlib.repro import check as reproduce
     from kdlib.repro import claims, paper
 
     baseline = setting(profile, BASELINE)
@@ -207,7 +207,6 @@ def result_table(profile: Profile, per_query_values: pd.DataFrame, *, measure: s
                                                test=profile.eval.significance)
                     entry[f"Δ vs {name}"], entry[f"p vs {name}"] = comparison.difference, comparison.p_value
         entry[quoted] = paper.rerank_figure(arch, teacher, loss, measure)
-        entry["reproduce"] = reproduce.command(profile.name, arch, teacher, loss)
         table.append(entry)
     return pd.DataFrame(table).set_index(["arch", "teacher", "loss"])
 
@@ -297,11 +296,15 @@ def data_overview(profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
         from kdlib.repro.irds_overview import irds_overview
 
         return irds_overview(profile.data)
-    datasets = {name: data.load_dataset(name, max_queries=profile.data.max_queries) for name in data.DATASETS}
+    from kdlib.data.irds import measures_for
+
+    datasets = {name: data.load_dataset(name, max_queries=profile.data.max_queries) for name in data.PACK_DATASETS}
     stats = pd.DataFrame([data.dataset_stats(ds) for ds in datasets.values()]).set_index("name")
     grades = stats.pop("grades").apply(pd.Series).fillna(0).astype(int).add_prefix("grade ")
     counts = pd.concat([stats[["queries", "judged_queries", "passages", "judgements"]], grades], axis=1)
-    rows = [{"dataset": name, "run": run_name, **evaluate(run, ds.qrels, profile.eval.measures)}
+    # Each dataset with its own measures: TREC DL's count grade >= 2 as relevant, the MS MARCO
+    # dev sample's grade 1 (MRR@10 and recall over its 20 hits).
+    rows = [{"dataset": name, "run": run_name, **evaluate(run, ds.qrels, measures_for(name, profile.eval.measures))}
             for name, ds in datasets.items() if ds.qrels for run_name, run in ds.runs.items()]
     return counts, pd.DataFrame(rows).set_index(["dataset", "run"])
 
@@ -316,3 +319,130 @@ def label_triples(profile: Profile) -> list:
     if profile.data.trains_on_official_triples:
         return official_triples(profile.data, train)
     return sampled_label_triples(profile, train, train.judged_qids())
+
+
+#: Markers of :func:`paper_table`: a row significantly above / below BM25, or its baseline.
+MARKERS = {("BM25", True): "▲", ("BM25", False): "▼", ("baseline", True): "†", ("baseline", False): "‡"}
+
+
+def paper_table(profile: Profile, per_query_values: pd.DataFrame, *, measure: str = "nDCG@10") -> pd.DataFrame:
+    """The paper's Figure 1 as a table, on one test set: students as rows, ours untrained /
+    baseline / T1 / T2 beside the paper's baseline / T1 / T2 (quoted), as text.
+
+    Ours carry markers (:data:`MARKERS`): ▲ / ▼ significantly above / below BM25, † / ‡
+    significantly above / below the student's baseline (paired test ``eval.significance``,
+    p < .05, over the test set's queries). A cell without a run or a quoted figure shows "–".
+
+    Args:
+        per_query_values: :func:`per_query` of :func:`result_rows` on that test set, in ``measure``.
+    """
+    from kdlib.repro import claims, paper
+    from kdlib.repro.settings import PAPER_SETTINGS
+
+    bm25 = per_query_values.get(column(bm25_row()))
+    baseline = setting(profile, BASELINE)
+    rows = []
+    for arch in profile.student.architectures:
+        entry: dict[str, str] = {"student": arch}
+        base = per_query_values.get(column((arch, baseline.name, baseline.loss(profile))))
+        for name in (UNTRAINED, *PAPER_SETTINGS):
+            row = untrained_row(arch) if name == UNTRAINED else (arch, name, setting(profile, name).loss(profile))
+            values = per_query_values.get(column(row))
+            if values is None:
+                entry[f"ours {name}"] = "–"
+                continue
+            marks = ""
+            for reference, label in ((bm25, "BM25"), (None if name == BASELINE else base, "baseline")):
+                if reference is not None and name != UNTRAINED:
+                    comparison = claims.paired(label, values, reference, test=profile.eval.significance)
+                    if comparison.p_value < claims.ALPHA and comparison.difference != 0:
+                        marks += MARKERS[(label, comparison.difference > 0)]
+            entry[f"ours {name}"] = f"{values.mean():.3f}{marks}"
+        for name in PAPER_SETTINGS:
+            quoted = paper.rerank_figure(arch, name, setting(profile, name).loss(profile), measure)
+            entry[f"paper {name}"] = "–" if quoted is None else f"{quoted:.3f}"
+        rows.append(entry)
+    if bm25 is not None:
+        quoted = paper.figures()["bm25"]["dl19" if measure == "nDCG@10" else "dev"].get(
+            "ndcg10" if measure == "nDCG@10" else "mrr10")
+        rows.append({"student": "BM25 (the candidates)", "ours untrained": f"{bm25.mean():.3f}",
+                     "paper baseline": "–" if quoted is None else f"{quoted:.3f}"})
+    return pd.DataFrame(rows).set_index("student").fillna("–")
+
+
+def reproduce_commands(profile: Profile) -> list[str]:
+    """The command that regenerates each trained row of chapter 5 (``kdlib check`` compares)."""
+    from kdlib.repro import check as reproduce
+
+    return [reproduce.command(profile.name, arch, teacher, loss) for arch, teacher, loss in result_rows(profile)
+            if arch in profile.student.architectures and teacher != UNTRAINED]
+
+
+def sized_profile(profile: Profile, queries: int) -> Profile:
+    """``profile`` with its students trained on ``queries`` of their training queries
+    (``data.train_queries``), under its own name (``<profile>-<n>q``): its stages and
+    results.csv live apart from the book's, so they never mix with the main matrix."""
+    import dataclasses
+
+    from kdlib.core.profiles import override
+
+    return dataclasses.replace(override(profile, {"data.train_queries": queries}), name=f"{profile.name}-{queries}q")
+
+
+def training_queries(profile: Profile) -> int:
+    """How many training queries the students' triples come from."""
+    from kdlib.train.pipeline import student_triples
+
+    return len({t.qid for t in student_triples(profile)[1]})
+
+
+def training_sizes(profile: Profile) -> pd.DataFrame:
+    """Every architecture's T1 student trained on ``student.training_sizes`` training queries and
+    on all of them, with its untrained start at 0, measured on every test set (its headline
+    measure); also written to ``artifacts/<profile>/training_sizes.csv``.
+
+    Returns:
+        Columns ``arch``, ``queries``, ``dataset``, ``measure``, ``value``.
+    """
+    from kdlib.repro.settings import T1
+
+    loss = setting(profile, T1).loss(profile)
+    full = training_queries(profile)
+    sizes = sorted({n for n in profile.student.training_sizes if n < full})
+    measured = {0: (profile, None), full: (profile, (T1, loss))}
+    measured.update({n: (sized_profile(profile, n), (T1, loss)) for n in sizes})
+    rows = []
+    for arch in profile.student.architectures:
+        for queries, (scope, cell) in sorted(measured.items()):
+            if cell is None:
+                untrained(scope, arch)
+                row = untrained_row(arch)
+            else:
+                student(scope, arch, *cell)
+                row = (arch, *cell)
+            recorded = results_csv.results(scope)
+            for dataset, measure in test_sets(profile).items():
+                value = recorded[(recorded["dataset"] == dataset) & (recorded["arch"] == row[0])
+                                 & (recorded["teacher"] == row[1]) & (recorded["loss"] == row[2])
+                                 & (recorded["measure"] == measure)]["value"]
+                rows.append({"arch": arch, "queries": queries, "dataset": dataset, "measure": measure,
+                             "value": float(value.iloc[-1])})
+    frame = pd.DataFrame(rows)
+    artifacts.write_csv(artifacts.root() / profile.name / "training_sizes.csv", frame)
+    return frame
+
+
+def training_size_slopes(sizes: pd.DataFrame) -> pd.DataFrame:
+    """Per architecture and test set: the score gained per doubling of the training queries (a
+    least-squares line through the trained sizes against log2 of their query counts), and the
+    score at the largest size."""
+    import numpy as np
+
+    rows = []
+    for (arch, dataset), part in sizes[sizes["queries"] > 0].groupby(["arch", "dataset"], sort=False):
+        part = part.sort_values("queries")
+        slope = (float(np.polyfit(np.log2(part["queries"]), part["value"], 1)[0]) if part["queries"].nunique() > 1
+                 else float("nan"))
+        rows.append({"arch": arch, "dataset": dataset, "measure": part["measure"].iloc[0],
+                     "gain per doubling": slope, "at all queries": float(part["value"].iloc[-1])})
+    return pd.DataFrame(rows)

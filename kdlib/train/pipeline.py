@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 from kdlib.core.errors import ConfigError
 from kdlib.core.profiles import Profile
+from kdlib.data.datasets import qid_sort_key
 from kdlib.data.examples import TrainingExample
 from kdlib.data.sources import official_examples, official_triples
 from kdlib.teacher.files import teacher_file_limit
@@ -62,6 +63,17 @@ def to_examples(dataset: Any, triples: Sequence[Any]) -> Sequence[TrainingExampl
     return [TrainingExample(dataset.queries[t.qid], texts[t.pos_pid], texts[t.neg_pid]) for t in triples]
 
 
+def training_query_subset(qids: Sequence[str], size: int | None, seed: int) -> list[str]:
+    """The first ``size`` of ``qids`` in one seeded order (``None``: all): a smaller size keeps a
+    subset of a larger one's queries, so training-set sizes compare nested query sets."""
+    if size is None or size >= len(qids):
+        return list(qids)
+    order = sorted(qids, key=qid_sort_key)
+    random.Random(seed).shuffle(order)
+    kept = set(order[:size])
+    return [q for q in qids if q in kept]
+
+
 def student_triples(profile: Profile) -> tuple[Any, list]:
     """``(train dataset, triples)`` that every student of the matrix trains on (module docstring)."""
     splits = _splits(profile)
@@ -74,6 +86,7 @@ def student_triples(profile: Profile) -> tuple[Any, list]:
         qids = [q for q in qids if run.get(q)]
     if not qids:
         raise ConfigError(f"no training query is covered by the published teachers {published_members(profile)}")
+    qids = training_query_subset(qids, profile.data.train_queries, profile.data.seed)
     triples = sampled_label_triples(profile, train, qids)  # shuffled with data.seed
     if profile.data.max_train_triples is not None:
         triples = triples[: profile.data.max_train_triples]

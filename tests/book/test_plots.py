@@ -162,3 +162,34 @@ def test_training_figures_draw_every_series_and_name_missing_columns():
     margins = plots.margin_histograms({"T1": pd.DataFrame({"margin": [0.1, 0.5, 1.0]}),
                                        "T2": pd.DataFrame({"margin": [0.2, 0.4]})})
     assert len(margins.axes[0].patches) == 2 * 40
+
+
+def test_rerank_panels_draw_one_panel_per_test_set_with_its_measure_and_bm25():
+    dl19 = pd.DataFrame({"arch": ["bert_dot", "bert_dot", "tk", "tk"], "teacher": ["baseline", "T2"] * 2,
+                         "measure": "nDCG@10", "value": [0.4, 0.5, 0.3, 0.35]})
+    dev = dl19.assign(measure="RR@10", value=[0.2, 0.25, 0.1, 0.15])
+    fig = plots.rerank_panels({"TREC-DL'19": (dl19, "nDCG@10", {"BM25": 0.506}),
+                               "dev sample": (dev, "RR@10", {"BM25": 0.367})})
+    assert [ax.get_ylabel() for ax in fig.axes[:2]] == ["nDCG@10", "RR@10"]
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["TREC-DL'19", "dev sample"]
+    assert all(len(ax.patches) >= 4 for ax in fig.axes[:2])
+    with pytest.raises(ValueError, match="no rows for measure 'RR@10'"):
+        plots.rerank_panels({"x": (dl19, "RR@10", None)})
+
+
+def test_training_sizes_draws_a_line_per_architecture_and_panel_per_test_set():
+    rows = [{"arch": a, "queries": q, "dataset": d, "measure": m, "value": v + q / 1000}
+            for a, v in (("bert_cat", 0.3), ("tk", 0.4)) for q in (0, 13, 27, 54)
+            for d, m in (("trec-dl-2019", "nDCG@10"), ("msmarco-dev-sample", "RR@10"))]
+    fig = plots.training_sizes(pd.DataFrame(rows), bm25={"trec-dl-2019": 0.506, "msmarco-dev-sample": 0.367})
+    assert [ax.get_ylabel() for ax in fig.axes[:2]] == ["nDCG@10", "RR@10"]
+    assert all(len(ax.lines) == 3 for ax in fig.axes[:2])  # two students and BM25
+    assert list(fig.axes[0].get_xticks()) == [0, 13, 27, 54]
+
+
+def test_raw_scores_far_apart_get_a_symmetric_log_axis_and_close_ones_a_linear_one():
+    far = pd.DataFrame({"arch": ["colbert"] * 4 + ["bert_cat"] * 4, "kind": ["positive", "negative"] * 4,
+                        "score": [1300, 1290, 1310, 1295, 0.5, -0.4, 0.6, -0.2]})
+    assert plots.score_distributions(far).axes[0].get_yscale() == "symlog"
+    close = far.assign(score=[1.0, 0.5, 1.1, 0.4, 0.9, 0.3, 1.2, 0.2])
+    assert plots.score_distributions(close).axes[0].get_yscale() == "linear"

@@ -100,3 +100,13 @@ def test_validation_from_holds_out_only_that_year():
     assert dl20 <= set(splits.train.queries)
     with pytest.raises(ValueError, match="not training datasets"):
         training_splits(replace(base, validation_from=("trec-dl-2019",)))
+
+
+def test_smaller_training_sizes_keep_nested_query_subsets():
+    from kdlib.train.pipeline import training_query_subset
+
+    qids = [str(q) for q in range(40)]
+    small, large = training_query_subset(qids, 10, seed=1), training_query_subset(qids, 20, seed=1)
+    assert len(small) == 10 and len(large) == 20 and set(small) <= set(large)
+    assert training_query_subset(qids, None, seed=1) == qids == training_query_subset(qids, 99, seed=1)
+    assert training_query_subset(qids, 10, seed=2) != small

@@ -71,6 +71,8 @@ class DataConfig:
         validation_depth: candidates per validation query (``None``: ``rerank_depth``).
         max_train_triples: cap on the students' training triples (a seeded random subset;
             ``None`` keeps all). Teachers score only these, so it bounds scoring cost too.
+        train_queries: at most this many of the students' training queries (a seeded subset
+            of those the teachers cover; smaller caps give nested subsets); ``None`` keeps all.
         negatives_per_positive: sampled negatives per judged positive in label triples.
         candidate_pairs_per_query: pairs of candidates (top ``rerank_depth`` of ``candidates``)
             per training query that distillation adds to the label triples; teachers score them,
@@ -95,6 +97,7 @@ class DataConfig:
     rerank_depth: int = 100
     validation_depth: int | None = None
     max_train_triples: int | None = None
+    train_queries: int | None = None
     negatives_per_positive: int = 4
     candidate_pairs_per_query: int = 0
     positive_min_grade: int = 2
@@ -249,6 +252,9 @@ class StudentConfig:
         ablation_architectures: students also distilled from T2 on fully scored pairs only
             (teacher setting ``T2_scored``: ``teacher.unscored: drop``), to measure what
             imputing unscored pairs does.
+        training_sizes: numbers of training queries (below the full set) at which every
+            architecture's T1 student is also trained, to measure how its test score moves
+            with the number of training queries (``data.train_queries``).
         options: per-architecture model options (e.g. ``colbert: {compression_dim: 128}``).
     """
 
@@ -261,6 +267,7 @@ class StudentConfig:
     loss_comparison_teacher: str = "T2"
     own_teacher_architectures: tuple[str, ...] = ("bert_dot", "colbert")
     ablation_architectures: tuple[str, ...] = ()
+    training_sizes: tuple[int, ...] = ()
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
@@ -391,7 +398,7 @@ _TRAIN_POSITIVE = ("batch_size", "learning_rate", "tk_learning_rate", "tk_kernel
 _TRAIN_NON_NEGATIVE = ("weight_decay", "warmup_steps", "max_grad_norm", "eval_every", "early_stopping_patience",
                        "dropout")
 POSITIVE: tuple[str, ...] = (
-    "data.rerank_depth", "data.validation_depth", "data.max_train_triples", "data.max_queries",
+    "data.rerank_depth", "data.validation_depth", "data.max_train_triples", "data.max_queries", "data.train_queries",
     "data.negatives_per_positive", "data.query_max_len", "data.passage_max_len",
     *(f"train.{k}" for k in _TRAIN_POSITIVE), *(f"teacher.own_train.{k}" for k in _TRAIN_POSITIVE),
     "eval.batch_size", "eval.latency_queries", "eval.latency_repeats",
