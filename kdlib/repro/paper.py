@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from kdlib.repro.settings import LABEL_LOSS, PAPER_SETTINGS
+from kdlib.repro.settings import BASELINE, LABEL_LOSS, PAPER_SETTINGS, T1, T2, Row
 
 FIGURES_FILE = Path(__file__).with_name("paper_figures.yaml")
 #: The columns of the paper's re-ranking table, by teacher setting.
@@ -44,6 +44,58 @@ def rerank_figure(arch: str, teacher: str, loss: str | None = None, measure: str
     if key is None or row is None or index is None or index >= len(row.get(key, ())):
         return None
     return float(row[key][index])
+
+
+#: Digits of the quoted figures (Figure 1 is read off to ±0.001): effects are rounded to them.
+FIGURE_DIGITS = 3
+
+
+def rerank_effect(better: Row, worse: Row, measure: str = "nDCG@10") -> float | None:
+    """The paper's effect of result row ``better`` over row ``worse`` (``(arch, teacher, loss)``):
+    the difference of its two quoted re-ranking figures on ``measure`` (:func:`rerank_figure`),
+    rounded to the figures' digits.
+
+    Returns:
+        ``None`` when the paper quotes no figure for either row on that measure (a loss it
+        reports no student of, our own teacher, an architecture it does not have).
+    """
+    high, low = rerank_figure(*better, measure), rerank_figure(*worse, measure)
+    return None if high is None or low is None else round(high - low, FIGURE_DIGITS)
+
+
+#: The list of the paper's dense-retrieval table each re-ranking measure reads (its test set).
+DENSE_TEST_SETS = {"nDCG@10": "dl19", "RR@10": "dev"}
+#: The teacher of each of our dense students, as the paper's dense table names it.
+DENSE_TEACHERS = {BASELINE: "none", T1: "T1", T2: "T2"}
+
+
+def dense_figure(arch: str, teacher: str, measure: str = "nDCG@10") -> float | None:
+    """The paper's dense-retrieval figure (full 8.8M passages) of student ``arch`` trained with
+    ``teacher`` (``baseline``/``T1``/``T2``): TREC-DL'19 for ``nDCG@10``, MSMARCO-DEV for
+    ``RR@10`` (:data:`DENSE_TEST_SETS`); ``None`` if the paper reports none."""
+    quoted = figures()
+    prefix = quoted.get("dense_students", {}).get(arch)
+    split, name = DENSE_TEST_SETS.get(measure), DENSE_TEACHERS.get(teacher)
+    positions = quoted.get("dense_measures", [])
+    if prefix is None or split is None or name is None or measure not in positions:
+        return None
+    row = quoted["dense"].get(f"{prefix}_{name}", {}).get(split)
+    index = positions.index(measure)
+    return None if row is None or index >= len(row) else float(row[index])
+
+
+def dense_effect(better: str, worse: str, measure: str = "nDCG@10", arch: str = "bert_dot") -> float | None:
+    """The paper's dense-retrieval effect of teacher ``better`` over ``worse`` for student
+    ``arch``: the difference of its quoted figures (:func:`dense_figure`), rounded to their digits."""
+    high, low = dense_figure(arch, better, measure), dense_figure(arch, worse, measure)
+    return None if high is None or low is None else round(high - low, FIGURE_DIGITS)
+
+
+def effect_source(measure: str) -> str:
+    """Where the paper's effects on ``measure`` come from, for evidence texts."""
+    test_set = RERANK_TEST_SETS.get(measure)
+    name = "MRR@10" if measure == "RR@10" else measure
+    return f"{test_set} {name}" if test_set else f"none quoted for {measure}"
 
 
 def rerank_ndcg10_dl19(arch: str, teacher: str, loss: str | None = None) -> float | None:

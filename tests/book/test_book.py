@@ -52,7 +52,10 @@ def test_tiny_book_executes_every_notebook_and_builds(tmp_path, monkeypatch):
     assert set(untrained["arch"]) == set(profile.student.architectures) and set(untrained["loss"]) == {"none"}
     assert "bm25" in set(results["arch"])
     claims_csv = pd.read_csv(tmp_path / "artifacts" / "tiny" / "claims.csv")
-    assert list(claims_csv["number"]) == list(range(1, 8))
+    # One row per claim and test set (data.test, then every data.eval_datasets dataset).
+    test_sets = [profile.data.test, *profile.data.eval_datasets]
+    assert list(claims_csv["number"]) == list(range(1, 8)) * len(test_sets)
+    assert list(dict.fromkeys(claims_csv["test_set"])) == test_sets
     # The tiny book reproduces the committed expected values (`kdlib check --profile tiny`).
     from kdlib.repro import check as reproduce
 
@@ -63,7 +66,9 @@ def test_tiny_book_executes_every_notebook_and_builds(tmp_path, monkeypatch):
 
     results_page = nbformat.read(generated / "05_results.ipynb", as_version=4)
     text = "\n".join(str(o.get("text", "")) for c in results_page.cells for o in c.get("outputs", []))
-    assert "tested claims hold" in text
+    assert "tested claims reproduced" in text
+    # The verdicts are boxes (HTML the book copies as is), not printed text.
+    assert "kdlib-verdict" in (generated / "05_results.ipynb").read_text()
 
     html = runner.build_book(root, quiet=True)
     for page in ("book/intro", "book/generated/01_data", "book/generated/05_results", "book/api"):

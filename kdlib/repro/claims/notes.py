@@ -1,13 +1,19 @@
 """Why a claim may fail at a small scale: what differs from the paper's setting, by claim.
 
-The book prints the note of every claim that does not hold in its runs. The notes are
-templates: the sizes in them (training and test queries, training steps) come from the
-profile that produced the runs (:class:`Scale`), never from a number written here.
+The book prints the note of every tested claim our runs do not reproduce (verdict *consistent*
+or *not reproduced*, :data:`NOTED`), on each test set. The notes are templates: the sizes in
+them (training and test queries, training steps) come from the profile that produced the runs
+and from the test set (:class:`Scale`), never from a number written here.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
+
+from kdlib.repro.claims.verdicts import ClaimCheck, Verdict
+
+#: The verdicts a note explains: every tested claim that is not reproduced.
+NOTED: tuple[Verdict, ...] = (Verdict.CONSISTENT, Verdict.NOT_REPRODUCED)
 
 
 @dataclass(frozen=True)
@@ -16,7 +22,7 @@ class Scale:
 
     #: Queries the students' training triples come from (``None``: the official triples).
     train_queries: int | None
-    #: Judged test queries every paired test runs over.
+    #: Judged queries of the test set every paired test runs over.
     test_queries: int
     student_steps: int
     #: Queries our own BERT_CAT teacher trains on, and its steps.
@@ -56,3 +62,13 @@ def scale_note(number: int, scale: Scale) -> str:
                                  student_steps=f"{scale.student_steps:,}",
                                  own_teacher_queries=f"{scale.own_teacher_queries:,}",
                                  own_teacher_steps=f"{scale.own_teacher_steps:,}")
+
+
+def notes_for(checks: Sequence[ClaimCheck], scales: Mapping[str, Scale]) -> dict[tuple[int, str], str]:
+    """The note of every check whose verdict is in :data:`NOTED`, by ``(number, test_set)``,
+    with the sizes of that check's test set (``scales[check.test_set]``).
+
+    Raises:
+        KeyError: a noted check's test set has no scale.
+    """
+    return {(c.number, c.test_set): scale_note(c.number, scales[c.test_set]) for c in checks if c.verdict in NOTED}

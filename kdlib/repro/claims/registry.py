@@ -36,6 +36,10 @@ class Evidence:
         dense: per-query ``measure`` of BERT_DOT dense retrieval by teacher (baseline, T1, T2).
         claim3_archs: the students claim 3 is checked for (``None``: all of ``archs``).
         test: the paired test (``eval.significance``).
+        test_set: the test set ``per_query`` (and ``dense``) were measured on, for the evidence
+            and ``claims.csv``.
+        primary_test_set: the profile's ``data.test``, the only test set score statistics,
+            latency and dense retrieval are measured on (``""``: ``test_set`` is it).
     """
 
     per_query: Mapping[Row, pd.Series] = field(default_factory=dict)
@@ -48,6 +52,13 @@ class Evidence:
     dense: Mapping[str, pd.Series] | None = None
     claim3_archs: Sequence[str] | None = None
     test: Test = "ttest"
+    test_set: str = ""
+    primary_test_set: str = ""
+
+    @property
+    def on_further_test_set(self) -> bool:
+        """Whether ``test_set`` is another than ``data.test`` (one of ``data.eval_datasets``)."""
+        return bool(self.primary_test_set) and self.test_set != self.primary_test_set
 
 
 Check = Callable[[Evidence], ClaimCheck]
