@@ -95,7 +95,7 @@ def test_msmarco_profile_full_scale_settings():
     assert profile.data.eval_datasets == ("msmarco-passage/dev/small",)
     assert profile.train.precision == "auto"
     tiny = profiles.load("tiny")
-    assert tiny.data.eval_datasets == () and tiny.data.train_triples == "sampled" and tiny.train.precision == "auto"
+    assert tiny.data.eval_datasets == ("msmarco-dev-sample",) and tiny.data.train_triples == "sampled" and tiny.train.precision == "auto"
 
 
 @pytest.mark.parametrize("override, message", [
