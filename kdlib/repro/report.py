@@ -414,10 +414,13 @@ def training_queries(profile: Profile) -> int:
     return len({t.qid for t in student_triples(profile)[1]})
 
 
-def training_sizes(profile: Profile) -> pd.DataFrame:
+def training_sizes(profile: Profile, archs: Sequence[str] | None = None) -> pd.DataFrame:
     """Every architecture's T1 student trained on ``student.training_sizes`` training queries and
     on all of them, with its untrained start at 0, measured on every test set (its headline
-    measure); also written to ``artifacts/<profile>/training_sizes.csv``.
+    measure); for all architectures also written to ``artifacts/<profile>/training_sizes.csv``.
+
+    Chapter 4's T1 pages train their architecture's smaller students (``archs``), in the
+    book's parallel distillation phase; chapter 5 then finds them all cached.
 
     Returns:
         Columns ``arch``, ``queries``, ``dataset``, ``measure``, ``value``.
@@ -430,7 +433,7 @@ def training_sizes(profile: Profile) -> pd.DataFrame:
     measured = {0: (profile, None), full: (profile, (T1, loss))}
     measured.update({n: (sized_profile(profile, n), (T1, loss)) for n in sizes})
     rows = []
-    for arch in profile.student.architectures:
+    for arch in profile.student.architectures if archs is None else archs:
         for queries, (scope, cell) in sorted(measured.items()):
             if cell is None:
                 untrained(scope, arch)
@@ -446,7 +449,8 @@ def training_sizes(profile: Profile) -> pd.DataFrame:
                 rows.append({"arch": arch, "queries": queries, "dataset": dataset, "measure": measure,
                              "value": float(value.iloc[-1])})
     frame = pd.DataFrame(rows)
-    artifacts.write_csv(artifacts.root() / profile.name / "training_sizes.csv", frame)
+    if archs is None:
+        artifacts.write_csv(artifacts.root() / profile.name / "training_sizes.csv", frame)
     return frame
 
 
