@@ -1,8 +1,13 @@
-"""Shared pieces of the benchmarks: device, real TREC DL text, matmul peak."""
+"""Shared pieces of the benchmarks: device, real TREC DL text, matmul peak, a word-piece
+tokenizer that needs no model package."""
 from __future__ import annotations
 
+import collections
+import hashlib
 import os
 import random
+import re
+import string
 import time
 from pathlib import Path
 
@@ -93,6 +98,83 @@ def real_triples(n: int, seed: int = 0) -> list[tuple[str, str, str]]:
         a, b = rng.sample(pids, 2)
         triples.append((data.queries[qid], data.passages[a], data.passages[b]))
     return triples
+
+
+def bench_triples(n: int, seed: int = 0) -> list[tuple[str, str, str]]:
+    """:func:`real_triples` where the TREC DL data pack is found, else :func:`synthetic_triples`
+    (a GPU machine lent without the pack); says which on stdout."""
+    from kdlib.core.errors import DataMissingError
+
+    try:
+        return real_triples(n, seed)
+    except DataMissingError as error:
+        print(f"texts: synthetic, MS MARCO-like lengths (no TREC DL data pack: {str(error)[:80]}...)")
+        return synthetic_triples(n, seed)
+
+
+def synthetic_triples(n: int, seed: int = 0) -> list[tuple[str, str, str]]:
+    """``n`` triples of made-up words, word frequencies roughly Zipfian as in real text. Each
+    word is one word piece of :func:`word_piece_vocabulary`, and the lengths (queries 3-12,
+    passages 45-120 words) give the mean lengths in pieces that MiniLM's tokenizer gives the
+    real triples (about 7 and 83, passages truncated at 128)."""
+    rng = random.Random(seed)
+    syllables = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "pen", "dar", "el", "ost", "ing", "er"]
+    lexicon = list(dict.fromkeys("".join(rng.choice(syllables) for _ in range(rng.randint(1, 4))) for _ in range(40_000)))
+    weights = [1 / (rank + 1) for rank in range(len(lexicon))]
+
+    def text(words: int) -> str:
+        return " ".join(rng.choices(lexicon, weights, k=words))
+
+    return [(text(rng.randint(3, 12)), text(rng.randint(45, 120)), text(rng.randint(45, 120))) for _ in range(n)]
+
+
+#: BERT's vocabulary size (DistilBERT and MiniLM share it): the embedding matrix of a
+#: random-weight encoder has this many rows, whatever the generated vocabulary holds.
+BERT_VOCAB_SIZE = 30522
+
+
+def word_piece_vocabulary(texts: list[str], size: int = BERT_VOCAB_SIZE) -> list[str]:
+    """A BERT word-piece vocabulary generated from ``texts``, for tokenizers that need no package.
+
+    Special tokens, every printable ASCII character alone and as a ``##`` continuation (so no
+    ASCII word is unknown), then the most frequent lower-cased words of ``texts`` until
+    ``size`` entries (``[unusedN]`` fill the rest). Common words are one piece and rare ones
+    split into characters, so sequences come out somewhat longer than with BERT's own
+    vocabulary; the benchmarks count FLOPs from the padded shapes actually seen.
+    """
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    characters = [c for c in string.printable if not c.isspace()]
+    vocabulary = specials + characters + ["##" + c for c in characters]
+    counts = collections.Counter(w for t in texts for w in re.findall(r"[a-z0-9]+", t.lower()))
+    known = set(vocabulary)
+    for word, _ in counts.most_common():
+        if len(vocabulary) >= size:
+            break
+        if word not in known:
+            vocabulary.append(word)
+            known.add(word)
+    vocabulary += [f"[unused{i}]" for i in range(size - len(vocabulary))]
+    return vocabulary
+
+
+def offline_tokenizer(texts: list[str], directory: Path):
+    """A BERT word-piece tokenizer (``transformers.BertTokenizerFast``) over
+    :func:`word_piece_vocabulary` of ``texts``, saved to ``directory``; no model package, no network."""
+    from transformers import BertTokenizerFast
+
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab_file = directory / "vocab.txt"
+    vocab_file.write_text("\n".join(word_piece_vocabulary(texts)) + "\n")
+    # from_pretrained on a folder holding only vocab.txt builds the fast tokenizer in
+    # transformers 4 and 5 alike (their constructors' arguments differ).
+    tokenizer = BertTokenizerFast.from_pretrained(directory, do_lower_case=True)
+    tokenizer.save_pretrained(directory)
+    return tokenizer
+
+
+def texts_digest(texts: list[str]) -> str:
+    """A short digest of ``texts`` (names the cached encoder whose vocabulary they made)."""
+    return hashlib.sha256("\0".join(texts).encode()).hexdigest()[:12]
 
 
 def matmul_peak(dev: torch.device, dtype: torch.dtype, seconds: float = 3.0) -> float:

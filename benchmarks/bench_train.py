@@ -21,16 +21,28 @@ tokens, ``L`` layers, ``d`` width, ``s`` each padded sequence length). MFU divid
 best matmul rate of several square sizes in kdlib's precision (bf16 unless ``--precision``
 says otherwise), measured in the same run on the same threads.
 
+Host overhead per step (``host_overhead_ms``): the loop's time per step minus the time of the
+same steps' forward, loss, backward, gradient clipping and optimiser step alone, run right
+after on the same model with the batches the loop saw, collated and copied to the device
+beforehand (``compute_ms``, :func:`compute_only_seconds`). What is left is everything else the
+loop does: tokenising, collating, copying, statistics, device syncs, logging, Python. The
+device is waited for only after the first (warm-up, not timed) and the last step of either.
+``compute_only_mfu`` is the MFU the same steps would have without host overhead;
+``first_step_s`` the time from calling ``train`` to the end of step 1 (model to device,
+optimiser, tokenising ahead of the steps, warm-up), which the throughput does not count.
+
 Every figure is printed once as a ``RESULT`` line (``name key=value ...``) for tables and CI logs.
 
-Run: ``.venv/bin/python benchmarks/bench_train.py [--steps 10] [--batch-size 16]
-[--encoders minilm:6 splade-tiny random:6:768] [--precision auto|bf16|fp16|fp32]``
-(CPU or CUDA, detected).
+Run: ``PYTHONPATH=. python benchmarks/bench_train.py [--steps 10] [--batch-size 16]
+[--encoders minilm:6 splade-tiny random:6:768] [--precision auto|bf16|fp16|fp32] [--repeats 1]``
+(CPU or CUDA, detected; ``--repeats N`` keeps the fastest of N runs of every measurement).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
+import os
 import random
 import sys
 import tempfile
@@ -39,8 +51,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (bench_triples, device, encoder_path, machine, matmul_peak, offline_tokenizer,  # noqa: E402
+                     result_line, sync, texts_digest)
+
 import torch  # noqa: E402
-from _common import device, encoder_path, machine, matmul_peak, real_triples, result_line, sync  # noqa: E402
 
 QUERY_LEN, PASSAGE_LEN = 30, 128
 
@@ -54,12 +68,13 @@ class Shape:
     layers: int
 
     @classmethod
-    def parse(cls, text: str) -> "Shape":
+    def parse(cls, text: str, texts: list[str]) -> "Shape":
         """``minilm[:LAYERS]``, ``splade-tiny``, a directory, or ``random:LAYERS:WIDTH`` (a BERT with
-        random weights, e.g. ``random:6:768`` for DistilBERT's shape, built offline)."""
+        random weights, e.g. ``random:6:768`` for DistilBERT's shape, built offline with a
+        word-piece vocabulary generated from ``texts``, the benchmark's own)."""
         if text.startswith("random:"):
             _, layers, width = text.split(":")
-            return cls(f"random-L{layers}-H{width}", random_encoder(int(layers), int(width)), int(layers))
+            return cls(f"random-L{layers}-H{width}", random_encoder(int(layers), int(width), texts), int(layers))
         alias, _, layers = text.partition(":")
         path = encoder_path(alias)
         from transformers import AutoConfig
@@ -68,17 +83,18 @@ class Shape:
         return cls(f"{alias}-L{int(layers or total)}", path, int(layers or total))
 
 
-def random_encoder(layers: int, width: int) -> str:
-    """A BERT of the given shape with random weights and MiniLM's tokenizer, saved once to a
-    temporary directory (throughput does not depend on the weights)."""
-    from transformers import AutoTokenizer, BertConfig, BertModel
+def random_encoder(layers: int, width: int, texts: list[str]) -> str:
+    """A BERT of the given shape with random weights (throughput does not depend on them) and a
+    word-piece tokenizer generated from ``texts`` (:func:`_common.offline_tokenizer`: no model
+    package, no network), saved once to a temporary directory."""
+    from transformers import BertConfig, BertModel
 
-    out = Path(tempfile.gettempdir()) / f"kdlib-bench-bert-L{layers}-H{width}"
+    out = Path(tempfile.gettempdir()) / f"kdlib-bench-bert-L{layers}-H{width}-{texts_digest(texts)}"
     if not (out / "config.json").is_file():
+        tokenizer = offline_tokenizer(texts, out)
         config = BertConfig(hidden_size=width, num_hidden_layers=layers, num_attention_heads=width // 64,
-                            intermediate_size=4 * width, vocab_size=30522)
+                            intermediate_size=4 * width, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
         BertModel(config).save_pretrained(out)
-        AutoTokenizer.from_pretrained(encoder_path("minilm")).save_pretrained(out)
     return str(out)
 
 
@@ -97,33 +113,88 @@ def padded_shapes(features: dict) -> list[tuple[int, int]]:
 
 
 def bench_kdlib(arch: str, shape: Shape, triples, scores, steps: int, batch_size: int, dev,
-                precision: str = "auto") -> dict:
+                precision: str = "auto", repeats: int = 1) -> dict:
+    """kdlib's loop on ``steps`` steps (the first is warm-up, not timed), then the same steps'
+    forward, backward and optimiser work alone (:func:`compute_only_seconds`); the difference
+    per step is the loop's host overhead. Each is run ``repeats`` times (the loop on a fresh
+    model each time) and the fastest kept: other processes only ever slow a run down."""
     from kdlib import losses, models
     from kdlib.core.profiles import TrainConfig
     from kdlib.train import TrainingExample, train
-    from kdlib.train.batching import StepSchedule
+    from kdlib.train.batching import StepSchedule, make_collate
 
-    ranker = models.build(arch, shape.path, num_layers=shape.layers, query_max_len=QUERY_LEN,
-                          passage_max_len=PASSAGE_LEN, dropout=0.0, attn_implementation="eager")
+    def build():
+        return models.build(arch, shape.path, num_layers=shape.layers, query_max_len=QUERY_LEN,
+                            passage_max_len=PASSAGE_LEN, dropout=0.0, attn_implementation="eager")
+
+    ranker = build()
     examples = [TrainingExample(q, p, n, s[0], s[1]) for (q, p, n), s in zip(triples, scores)]
     config = TrainConfig(batch_size=batch_size, learning_rate=1e-5, max_steps=steps, warmup_steps=1,
                          log_every=steps, checkpoint_every=0, eval_every=0, precision=precision)
-    # FLOPs of exactly the batches the loop will see (same bucketing, same padding).
+    # Exactly the batches the loop will see (same bucketing, same padding): their FLOPs, and the
+    # inputs of the compute-only replay.
     schedule = StepSchedule([e.length() for e in examples], batch_size, seed=config.seed, start_step=0,
                             max_steps=steps)
+    collate = make_collate(ranker.tokenize)
+    collated = [collate([examples[i] for i in schedule.batch_of_step(step)]) for step in range(1, steps + 1)]
     non_embedding = sum(p.numel() for n, p in ranker.named_parameters() if "embeddings" not in n)
-    flops = 0.0
-    for step in range(2, steps + 1):  # step 1 is warm-up, excluded from the timing below
-        batch = [examples[i] for i in schedule.batch_of_step(step)]
-        feats = ranker.tokenize([e.query for e in batch for _ in (0, 1)],
-                                [p for e in batch for p in (e.pos_text, e.neg_text)])
-        flops += encoder_flops(non_embedding, shape.layers, ranker.hidden_size, padded_shapes(feats))
-    times: list[float] = []
-    with tempfile.TemporaryDirectory() as out:
-        train(ranker, losses.get("margin_mse"), examples, config, out, progress=False, device=dev.type,
-              callback=lambda step, row: (sync(dev), times.append(time.perf_counter())))
-    seconds = times[-1] - times[0]
-    return {"triples_per_s": (steps - 1) * batch_size / seconds, "flops_per_s": flops / seconds}
+    flops = sum(encoder_flops(non_embedding, shape.layers, ranker.hidden_size, padded_shapes(c["features"]))
+                for c in collated[1:])  # step 1 is warm-up, excluded from the timing below
+    runs: list[tuple[float, float]] = []  # (seconds of steps 2.., seconds until step 1 ended)
+    for attempt in range(repeats):
+        ranker = ranker if attempt == 0 else build()
+        # Tokenising above filled the ranker's word-piece memo; the loop must meet each text for
+        # the first time, as in a one-epoch run (the embedded book's students see each triple once).
+        ranker.__dict__.pop("_word_piece_memo", None)
+        marks: dict[int, float] = {}
+
+        def mark(step: int, row: dict) -> None:
+            # Only the first and last steps wait for the device: a sync per step would keep the
+            # host from running ahead of a GPU, which the loop is built to let it do.
+            if step in (1, steps):
+                sync(dev)
+                marks[step] = time.perf_counter()
+
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory() as out:
+            train(ranker, losses.get("margin_mse"), examples, config, out, progress=False, device=dev.type,
+                  callback=mark)
+        runs.append((marks[steps] - marks[1], marks[1] - started))
+    seconds, first_step = min(runs)
+    compute = min(compute_only_seconds(ranker, losses.get("margin_mse"), collated, config, dev) for _ in range(repeats))
+    return {"triples_per_s": (steps - 1) * batch_size / seconds, "flops_per_s": flops / seconds,
+            "step_ms": 1e3 * seconds / (steps - 1), "compute_ms": 1e3 * compute / (steps - 1),
+            "host_overhead_ms": 1e3 * (seconds - compute) / (steps - 1),
+            "compute_flops_per_s": flops / compute, "first_step_s": first_step}
+
+
+def compute_only_seconds(ranker, loss_fn, collated: list[dict], config, dev) -> float:
+    """Seconds that steps 2.. of ``collated`` take as forward, loss, backward, clipping and the
+    optimiser step alone: batches collated and copied to the device beforehand, no logging,
+    no statistics, no sync but the last. What the loop takes beyond this is host overhead."""
+    from kdlib.train.optim import build_optimizer
+    from kdlib.runtime.precision import autocast, resolve_precision
+
+    precision = resolve_precision(config.precision, dev, bf16_allowed=config.bf16)
+    optimizer = build_optimizer(ranker, config)  # the loop's (fused AdamW), fresh moments
+    batches = [({k: v.to(dev) for k, v in c["features"].items()}, c["teacher"].to(dev)) for c in collated]
+    ranker.train()
+
+    def step(features: dict, teacher: torch.Tensor) -> None:
+        with autocast(dev, precision=precision):
+            scores = ranker(features)
+        loss_fn(scores.float().view(-1, 2), teacher).backward()
+        torch.nn.utils.clip_grad_norm_(ranker.parameters(), config.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    step(*batches[0])  # warm-up, as the loop's step 1
+    sync(dev)
+    start = time.perf_counter()
+    for features, teacher in batches[1:]:
+        step(features, teacher)
+    sync(dev)
+    return time.perf_counter() - start
 
 
 def _config_kwargs(same_precision: bool, attn: str) -> tuple[dict, dict]:
@@ -142,13 +213,15 @@ def _autocast(dev, precision: str | None):
 
 
 def _timed_loop(step_fn, steps: int, dev) -> float:
-    """Seconds that steps 2..``steps`` of ``step_fn(step)`` take (the first is warm-up, not timed)."""
-    times = []
-    for step in range(steps):
+    """Seconds that steps 2..``steps`` of ``step_fn(step)`` take (the first is warm-up, not timed;
+    the device is waited for after it and after the last, as for kdlib's loop)."""
+    step_fn(0)
+    sync(dev)
+    start = time.perf_counter()
+    for step in range(1, steps):
         step_fn(step)
-        sync(dev)
-        times.append(time.perf_counter())
-    return times[-1] - times[0]
+    sync(dev)
+    return time.perf_counter() - start
 
 
 def bench_st_biencoder(shape: Shape, triples, scores, steps, batch_size, dev, *, precision: str | None,
@@ -223,6 +296,8 @@ def main() -> None:
                         help="ALIAS[:LAYERS]: minilm, splade-tiny or a directory")
     parser.add_argument("--archs", nargs="+", default=["bert_dot", "bert_cat"], choices=sorted(PEERS))
     parser.add_argument("--no-peer", action="store_true", help="kdlib only (e.g. where sentence-transformers is absent)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="run every measurement this many times and keep the fastest (a shared machine)")
     parser.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
                         help="kdlib's training precision; the same-precision peer runs the same autocast "
                              "(fp16 without a gradient scaler: throughput only)")
@@ -237,21 +312,28 @@ def main() -> None:
     from kdlib.runtime.precision import resolve_precision
 
     resolved = resolve_precision(args.precision, dev)
-    triples = real_triples(args.steps * args.batch_size)
+    triples = bench_triples(args.steps * args.batch_size)
     scores = teacher_scores(triples)
     for spec in args.encoders:
-        shape = Shape.parse(spec)
+        shape = Shape.parse(spec, [text for triple in triples for text in triple])
         for arch in args.archs:
-            ours = bench_kdlib(arch, shape, triples, scores, args.steps, args.batch_size, dev, args.precision)
+            ours = bench_kdlib(arch, shape, triples, scores, args.steps, args.batch_size, dev, args.precision,
+                               args.repeats)
             peak = {"fp32": peak_fp32, "fp16": peak_fp16}.get(resolved, peak_bf16)
             figures = {"encoder": shape.name, "batch": args.batch_size, "precision": resolved,
                        "kdlib_triples_per_s": ours["triples_per_s"], "kdlib_tflops": ours["flops_per_s"] / 1e12,
-                       "mfu": ours["flops_per_s"] / peak}
-            if not args.no_peer:
+                       "mfu": ours["flops_per_s"] / peak, "step_ms": ours["step_ms"],
+                       "compute_ms": ours["compute_ms"], "host_overhead_ms": ours["host_overhead_ms"],
+                       "compute_only_mfu": ours["compute_flops_per_s"] / peak,
+                       "first_step_s": ours["first_step_s"], "load_1m": os.getloadavg()[0]}
+            if not args.no_peer and arch == "bert_dot" and importlib.util.find_spec("sentence_transformers") is None:
+                figures.update(peer="none:_sentence-transformers_is_not_installed")
+            elif not args.no_peer:
                 peer_name, peer = PEERS[arch]
-                default = peer(shape, triples, scores, args.steps, args.batch_size, dev, precision=None)
+                default = max(peer(shape, triples, scores, args.steps, args.batch_size, dev, precision=None)
+                              for _ in range(args.repeats))
                 same = max(peer(shape, triples, scores, args.steps, args.batch_size, dev, precision=resolved, attn=a)
-                           for a in ("eager", "sdpa"))
+                           for a in ("eager", "sdpa") for _ in range(args.repeats))
                 figures.update(peer=peer_name, peer_default_triples_per_s=default,
                                peer_same_precision_triples_per_s=same,
                                ratio_vs_default=ours["triples_per_s"] / default,
