@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from kdlib.core.artifacts import write_atomic
+from kdlib.core.artifacts import open_atomic, write_atomic
 from kdlib.core.errors import KdlibError
 from kdlib.core.paths import REPO_ROOT
 from kdlib.core.profiles import PROFILE_DIR, Profile
@@ -44,6 +44,9 @@ class Execution:
     notebook: str
     output: Path
     parameters: Mapping[str, Any]
+    #: The page title of the executed notebook (its first heading), where the source's is
+    #: shared by several executions (chapter 4: one page per cell of the matrix).
+    title: str | None = None
 
     @property
     def label(self) -> str:
@@ -91,7 +94,8 @@ def plan(profile: Profile, out_dir: Path = GENERATED_DIR) -> list[Execution]:
         stem = f"{cell.arch}__{cell.teacher}__{cell.loss}"
         executions.append(
             Execution("04_distillation", out_dir / "distillation" / f"{stem}.ipynb",
-                      {"profile": profile_ref, **dataclasses.asdict(cell)})
+                      {"profile": profile_ref, **dataclasses.asdict(cell)},
+                      title=f"Distillation run: {cell.arch} ← {cell.teacher} ({cell.loss})")
         )
     # Results come last: they read the latency and dense-retrieval tables of chapters 6 and 7.
     executions += [single(n) for n in ("03_score_distributions", "06_efficiency", "07_dense_retrieval",
@@ -249,11 +253,30 @@ def _execute_one(execution: Execution, profile: Profile, digest: str, force: boo
             f"notebook {execution.label} failed: {exc.ename}: {exc.evalue} "
             f"(executed notebook with the traceback: {failed})"
         ) from exc
+    if execution.title:
+        retitle(failed, execution.title)
     failed.replace(execution.output)
     write_atomic(stamp_file, stamp)
     seconds = time.perf_counter() - start
     log(f"[kdlib book]   {execution.label}: done in {seconds:.1f} s")
     return execution.label, seconds, False
+
+
+def retitle(path: Path, title: str) -> None:
+    """Give the executed notebook at ``path`` the page title ``title``: its first top-level
+    heading becomes ``# <title>`` (the book's navigation shows each page by that heading)."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            first, _, rest = cell.source.partition("\n")
+            cell.source = f"# {title}" + (f"\n{rest}" if rest else "")
+            break
+    else:
+        raise ValueError(f"{path}: no top-level heading to retitle")
+    with open_atomic(path) as handle:
+        nbformat.write(notebook, handle)
 
 
 def build_book(root: Path = REPO_ROOT, *, builder: str = "html", quiet: bool = False) -> Path:

@@ -83,3 +83,23 @@ def test_unchanged_notebooks_rerun_when_their_stage_results_are_gone(tmp_path, m
     (tmp_path / "elsewhere" / "tiny").mkdir(parents=True)
     monkeypatch.setenv("KDLIB_ARTIFACTS", str(tmp_path / "elsewhere"))
     assert run_once() is False and len(calls) == 3  # another artifact root: executed again
+
+
+def test_each_distillation_page_is_titled_by_its_cell(tmp_path):
+    import nbformat
+
+    from kdlib.book.runner import retitle
+
+    executions = [e for e in runner.plan(profiles.load("tiny"), tmp_path) if e.notebook == "04_distillation"]
+    assert len({e.title for e in executions}) == len(executions)
+    assert executions[0].title.startswith("Distillation run: ")
+    path = tmp_path / "page.ipynb"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("# Distillation run\n\nWhat this page shows.")]
+    nbformat.write(notebook, path)
+    retitle(path, "Distillation run: tk ← T1 (margin_mse)")
+    assert nbformat.read(path, as_version=4).cells[0].source == "# Distillation run: tk ← T1 (margin_mse)\n\nWhat this page shows."
+    notebook.cells = [nbformat.v4.new_markdown_cell("no heading")]
+    nbformat.write(notebook, path)
+    with pytest.raises(ValueError, match="no top-level heading"):
+        retitle(path, "x")
