@@ -96,6 +96,13 @@ def read_run(path: PathLike) -> dict[str, dict[str, float]]:
     return run
 
 
+def ranked(scores: Mapping[str, float], depth: int | None = None) -> list[tuple[str, float]]:
+    """One query's ``(pid, score)`` pairs in rank order: scores descending, ties by pid (the
+    order a TREC run is written in, so every reader of a run ranks it the same way); the first
+    ``depth`` (``None``: all)."""
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:depth]
+
+
 def write_run(run: Mapping[str, Mapping[str, float]], path: PathLike, tag: str = "kdlib") -> None:
     """Write ``{qid: {pid: score}}`` as a TREC run: queries sorted, scores descending, ranks from 1.
 
@@ -106,8 +113,7 @@ def write_run(run: Mapping[str, Mapping[str, float]], path: PathLike, tag: str =
         raise ValueError(f"run tag must be one non-empty word, got {tag!r}")
     with open_atomic(path) as out:
         for qid in sorted(run):
-            ranked = sorted(run[qid].items(), key=lambda item: (-item[1], item[0]))
-            for rank, (pid, score) in enumerate(ranked, 1):
+            for rank, (pid, score) in enumerate(ranked(run[qid]), 1):
                 out.write(f"{qid} Q0 {pid} {rank} {float(score)!r} {tag}\n")
 
 
@@ -124,10 +130,10 @@ def write_run_stream(
     queries = lines = 0
     with open_atomic(path) as out:
         for qid, scores in items:
-            ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-            out.writelines(f"{qid} Q0 {pid} {rank} {float(score)!r} {tag}\n" for rank, (pid, score) in enumerate(ranked, 1))
+            ordered = ranked(scores)
+            out.writelines(f"{qid} Q0 {pid} {rank} {float(score)!r} {tag}\n" for rank, (pid, score) in enumerate(ordered, 1))
             queries += 1
-            lines += len(ranked)
+            lines += len(ordered)
     return queries, lines
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Sequence
 from kdlib.core.errors import ConfigError
 from kdlib.data.datasets import Dataset, load_dataset
 from kdlib.data.examples import Triple
+from kdlib.data.formats import ranked
 
 if TYPE_CHECKING:
     from kdlib.core.profiles import DataConfig
@@ -87,10 +88,9 @@ class EmbeddedPack(DataSource):
 
         ranking = load_dataset(name).runs[run]
         for qid in qids:
-            # Ties broken by passage id, as everywhere a run is ranked (kdlib.eval.rerank.candidate_lists).
-            ranked = sorted(ranking.get(qid, {}).items(), key=lambda item: (-item[1], item[0]))[:depth]
-            if ranked:
-                yield Candidates(qid, [pid for pid, _ in ranked], [float(score) for _, score in ranked])
+            top = ranked(ranking.get(qid, {}), depth)
+            if top:
+                yield Candidates(qid, [pid for pid, _ in top], [float(score) for _, score in top])
 
 
 class IrDatasets(DataSource):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Iterable, NamedTuple
 
 from kdlib.data.datasets import DATASET_RUNS, TEACHER_RUNS, Dataset, merge_datasets, qid_sort_key
 from kdlib.data.examples import Triple
+from kdlib.data.formats import ranked
 from kdlib.data.sources import source_for
 
 if TYPE_CHECKING:
@@ -47,8 +48,7 @@ def split_queries(qids: Iterable[str], n_validation: int, seed: int) -> tuple[li
 
 
 def _top(run: dict[str, float] | None, depth: int) -> list[str]:
-    ranked = sorted((run or {}).items(), key=lambda item: (-item[1], item[0]))
-    return [pid for pid, _ in ranked[:depth]]
+    return [pid for pid, _ in ranked(run or {}, depth)]
 
 
 def sample_label_triples(

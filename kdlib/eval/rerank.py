@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 
+from kdlib.data.formats import ranked
 from kdlib.runtime.inference import inference_context
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,9 @@ def candidate_lists(
     for qid in wanted:
         if qid not in dataset.queries:
             continue
-        ranked = sorted(run[qid].items(), key=lambda item: (-item[1], item[0]))[:depth]
-        pids = [pid for pid, _ in ranked if pid in dataset.passages]
-        skipped += len(ranked) - len(pids)
+        top = ranked(run[qid], depth)
+        pids = [pid for pid, _ in top if pid in dataset.passages]
+        skipped += len(top) - len(pids)
         if pids:
             lists[qid] = pids
     return lists, skipped

@@ -71,10 +71,10 @@ def _source(args: argparse.Namespace):
     if not (args.queries and args.collection):
         raise ConfigError("--run-file needs --queries and --collection (TSV files)")
     from kdlib.data import read_collection, read_queries, read_run
+    from kdlib.data.formats import ranked
 
     run = read_run(args.run_file)
-    lists = {qid: [p for p, _ in sorted(scores.items(), key=lambda item: (-item[1], item[0]))][: args.depth]
-             for qid, scores in run.items()}
+    lists = {qid: [p for p, _ in ranked(scores, args.depth)] for qid, scores in run.items()}
     wanted = {pid for pids in lists.values() for pid in pids}
     passages = {pid: text for pid, text in read_collection(args.collection) if pid in wanted}
     return args.run_file, read_queries(args.queries), lists.items(), passages, None, len(lists)
