@@ -30,6 +30,15 @@ def figures() -> dict[str, Any]:
 RERANK_MEASURES = {"nDCG@10": "ndcg10_dl19", "RR@10": "mrr10_dev"}
 #: What each of those measures was measured on, for labels.
 RERANK_TEST_SETS = {"nDCG@10": "TREC-DL'19", "RR@10": "MSMARCO-DEV"}
+#: BM25's quoted figure for each of those measures: (test set, measure) keys of ``bm25``.
+BM25_KEYS = {"nDCG@10": ("dl19", "ndcg10"), "RR@10": ("dev", "mrr10")}
+
+
+def bm25_figure(measure: str = "nDCG@10") -> float | None:
+    """The paper's BM25 figure on the test set of ``measure`` (TREC-DL'19 nDCG@10, MSMARCO-DEV
+    MRR@10), ``None`` for another measure."""
+    key = BM25_KEYS.get(measure)
+    return None if key is None else float(figures()["bm25"][key[0]][key[1]])
 
 
 def rerank_figure(arch: str, teacher: str, loss: str | None = None, measure: str = "nDCG@10") -> float | None:

@@ -381,8 +381,7 @@ def paper_table(profile: Profile, per_query_values: pd.DataFrame, *, measure: st
             entry[f"paper {name}"] = "–" if quoted is None else f"{quoted:.3f}"
         rows.append(entry)
     if bm25 is not None:
-        quoted = paper.figures()["bm25"]["dl19" if measure == "nDCG@10" else "dev"].get(
-            "ndcg10" if measure == "nDCG@10" else "mrr10")
+        quoted = paper.bm25_figure(measure)
         rows.append({"student": "BM25 (the candidates)", "ours untrained": f"{bm25.mean():.3f}",
                      "paper baseline": "–" if quoted is None else f"{quoted:.3f}"})
     return pd.DataFrame(rows).set_index("student").fillna("–")
