@@ -13,7 +13,6 @@ from kdlib.repro.matrix import DENSE_ARCH, cells, main_cells
 from kdlib.repro.settings import (
     BASELINE,
     BM25_ARCH,
-    NONE,
     RANKING_TEACHERS,
     T2,
     TEACHER_ARCH,
@@ -63,8 +62,7 @@ def teacher_results(profile: Profile) -> dict[str, dict[str, float]]:
     for dataset in profile.data.eval_datasets:
         values = evaluate(test_run(profile, *bm25_row(), dataset=dataset), test_set(profile, dataset).qrels,
                           measures_for(dataset))
-        results_csv.record_results(profile, [{"dataset": dataset, "arch": BM25_ARCH, "teacher": NONE, "loss": NONE,
-                                              "measure": m, "value": v} for m, v in values.items()])
+        results_csv.record_metrics(profile, bm25_row(), values, dataset=dataset)
     return out
 
 

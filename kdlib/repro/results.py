@@ -36,10 +36,10 @@ def record_results(profile: Profile, rows: Sequence[Mapping[str, Any]]) -> None:
         artifacts.write_csv(path, frame)
 
 
-def record_metrics(profile: Profile, row: Row, metrics: Mapping[str, float]) -> None:
-    """Record one row's test measures (on the profile's test dataset)."""
+def record_metrics(profile: Profile, row: Row, metrics: Mapping[str, float], *, dataset: str | None = None) -> None:
+    """Record one row's measures on test set ``dataset`` (default: the profile's ``data.test``)."""
     arch, teacher, loss = row
-    record_results(profile, [{"dataset": profile.data.test, "arch": arch, "teacher": teacher, "loss": loss,
+    record_results(profile, [{"dataset": dataset or profile.data.test, "arch": arch, "teacher": teacher, "loss": loss,
                               "measure": m, "value": v} for m, v in metrics.items()])
 
 

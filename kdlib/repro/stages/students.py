@@ -131,10 +131,8 @@ def eval_dataset_metrics(profile: Profile, out: Path, load_ranker, tag: str) -> 
 
 
 def _record_eval_datasets(profile: Profile, row: tuple[str, str, str], metrics: Mapping[str, Mapping[str, float]]) -> None:
-    arch, teacher, loss = row
-    results_csv.record_results(profile, [
-        {"dataset": name, "arch": arch, "teacher": teacher, "loss": loss, "measure": m, "value": v}
-        for name, values in metrics.items() for m, v in values.items()])
+    for name, values in metrics.items():
+        results_csv.record_metrics(profile, row, values, dataset=name)
 
 
 def _evaluate_eval_datasets(profile: Profile, arch: str, teacher: str, loss: str, out: Path) -> None:
