@@ -162,6 +162,23 @@ def verdict_box(check: ClaimCheck, note: str | None = None) -> VerdictBox:
     return VerdictBox(body, "\n".join(text))
 
 
+def finding_box(title: str, verdict: Verdict, lines: Sequence[str], evidence: str = "") -> VerdictBox:
+    """A box like :func:`verdict_box` for a finding that is not one of the paper's claims (e.g.
+    chapter 2's premise that T2 ranks better than T1): ``title`` with the verdict's colour and
+    mark, one paragraph per line, ``evidence`` collapsed."""
+    (r, g, b), mark = STYLE[verdict]
+    paragraphs = "".join(f"<p style='margin:.25em 0'>{html.escape(line)}</p>" for line in lines)
+    details = (f"<details style='margin-top:.3em'><summary style='cursor:pointer'>Evidence</summary>"
+               f"<p style='margin:.3em 0 0 0'>{html.escape(evidence)}</p></details>" if evidence else "")
+    body = (f"<div class='kdlib-verdict kdlib-verdict-{verdict.name.lower()}' "
+            f"style='border-left:4px solid rgb({r},{g},{b});background:rgba({r},{g},{b},0.08);"
+            f"padding:.5em 1em;margin:.8em 0;border-radius:3px'>"
+            f"<p style='margin:0 0 .3em 0;font-weight:bold;color:rgb({r},{g},{b})'>{mark} {html.escape(title)}</p>"
+            f"{paragraphs}{details}</div>")
+    text = "\n".join([f"{mark} {title}", *(f"  {line}" for line in lines), *([f"  Evidence: {evidence}"] if evidence else [])])
+    return VerdictBox(body, text)
+
+
 def verdict_boxes(checks: Sequence[ClaimCheck], notes: Mapping[tuple[int, str], str] | None = None) -> list[VerdictBox]:
     """:func:`verdict_box` of every check, each with its note (by ``(number, test_set)``) if any."""
     notes = notes or {}

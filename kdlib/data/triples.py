@@ -126,7 +126,9 @@ def sample_candidate_pairs(
         candidates: the run whose top ``depth`` passages form the pool.
         depth: pool depth.
         scored_by: runs that must all hold a passage for it to enter the pool (the members
-            of every teacher of the matrix, when unscored pairs are dropped); empty: no filter.
+            of every teacher of the matrix, when unscored pairs are dropped), among those that
+            ranked the query at all (a run without the query takes no part in its scores);
+            empty: no filter.
         seed: the same seed gives the same pairs in the same order.
 
     Returns:
@@ -140,8 +142,9 @@ def sample_candidate_pairs(
     rng = random.Random(seed)
     pairs: list[Triple] = []
     for qid in sorted(set(qids), key=qid_sort_key):
+        ranked = [run[qid] for run in filters if run.get(qid)]
         pool = [p for p in _top(dataset.runs[candidates].get(qid), depth)
-                if p in dataset.passages and all(p in run.get(qid, {}) for run in filters)]
+                if p in dataset.passages and all(p in run for run in ranked)]
         n = len(pool)
         total = n * (n - 1) // 2
         if total == 0:
@@ -193,13 +196,25 @@ def _held_out(data_config: DataConfig, name: str) -> Dataset:
     return dataclasses.replace(pool.subset(qids), runs=types.MappingProxyType(runs))
 
 
+def training_qids(dataset: Dataset) -> list[str]:
+    """The queries of a training dataset students may learn from: its judged queries, then
+    those without judgements that a published teacher run ranked (TREC DL 2022: Margin-MSE
+    needs a teacher's scores, not labels), each part in :func:`qid_sort_key` order."""
+    judged = dataset.judged_qids()
+    seen = set(judged)
+    scored = {q for name, run in dataset.runs.items() if name in TEACHER_RUNS for q, hits in run.items() if hits}
+    return judged + sorted((q for q in scored - seen if q in dataset.queries), key=qid_sort_key)
+
+
 def training_splits(data_config: DataConfig) -> Splits:
     """Train, validation and test datasets of a :class:`kdlib.core.profiles.DataConfig`.
 
     The ``train`` datasets are merged and ``validation_queries`` of their judged queries
-    are held out (seeded), drawn only from the ``validation_from`` datasets when given; ``max_queries`` caps each dataset. The test dataset is never
-    part of training or validation. Training datasets outside ``teacher_runs_from`` come
-    without their teacher runs.
+    are held out (seeded), drawn only from the ``validation_from`` datasets when given, or from
+    ``validation_dataset`` instead; ``max_queries`` caps each dataset. The training split keeps
+    every other judged query and the unjudged ones a teacher ranked (:func:`training_qids`).
+    The test dataset is never part of training or validation. Training datasets outside
+    ``teacher_runs_from`` come without their teacher runs.
 
     Raises:
         ValueError: the test dataset is among the training datasets.
@@ -212,7 +227,7 @@ def training_splits(data_config: DataConfig) -> Splits:
     pool = full.judged_qids()
     if data_config.validation_dataset:
         validation = _held_out(data_config, data_config.validation_dataset)
-        train = full.subset(q for q in full.judged_qids() if q not in validation.queries)
+        train = full.subset(q for q in training_qids(full) if q not in validation.queries)
         return Splits(train, validation, test)
     if data_config.validation_from:
         unknown = [n for n in data_config.validation_from if n not in data_config.train]
@@ -224,7 +239,7 @@ def training_splits(data_config: DataConfig) -> Splits:
         pool = [q for q in pool if q in held_from]
     _, validation_qids = split_queries(pool, data_config.validation_queries, data_config.seed)
     held = set(validation_qids)
-    train_qids = [q for q in full.judged_qids() if q not in held]
+    train_qids = [q for q in training_qids(full) if q not in held]
     train, validation = full.subset(train_qids), full.subset(validation_qids)
     overlap = (set(train.queries) | set(validation.queries)) & set(test.queries)
     assert not overlap, f"test queries leaked into training: {sorted(overlap)[:5]}"

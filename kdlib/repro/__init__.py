@@ -18,8 +18,8 @@ from kdlib.repro.matrix import Cell, cells, distilling_settings, matrix_runs
 from kdlib.repro.plan import stage_calls
 from kdlib.repro.report import (BM25, claim_checks, claim_notes, comparison_rows, comparison_table, data_overview,
                                 ensemble_beats, label_triples, main_results, matrix, paper_table, per_query,
-                                reproduce_commands, result_rows, result_table, scale, sized_profile, teacher_results,
-                                teacher_strength, test_run, training_queries, training_size_slopes, training_sizes)
+                                reproduce_commands, result_rows, result_table, scale, judged_query_profile, sized_profile, teacher_results,
+                                teacher_premise, teacher_strength, test_run, training_queries, training_size_slopes, training_sizes)
 from kdlib.repro.results import RESULT_COLUMNS, record_results, results, results_path
 from kdlib.repro.settings import TeacherSetting, bm25_row, setting, settings
 from kdlib.repro.splits import splits, test_set, test_sets
@@ -34,7 +34,7 @@ from kdlib.repro.stages.teachers import (own_teacher, own_teacher_run, published
 __all__ = [
     "BM25", "bm25_row", "claim_notes", "comparison_rows", "comparison_table", "data_overview", "ensemble_beats",
     "label_triples", "main_results", "paper_table", "reproduce_commands", "result_rows", "test_set", "test_sets",
-    "result_table", "scale", "score_ranges", "sized_profile", "teacher_strength", "training_queries",
+    "result_table", "scale", "score_ranges", "judged_query_profile", "sized_profile", "teacher_premise", "teacher_strength", "training_queries",
     "training_size_slopes", "training_sizes",
     "fit_queries", "fit_table", "reference_fit", "student_fit",
     "Call", "Cell", "REGISTRY", "RESULT_COLUMNS", "Stage", "StudentRun", "TeacherSetting", "baseline_runs",

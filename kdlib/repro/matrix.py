@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from kdlib.core.profiles import Profile
-from kdlib.repro.settings import BASELINE, OWN, PAPER_SETTINGS, T2_SCORED, Row, TeacherSetting, setting, untrained_row
+from kdlib.repro.settings import (BASELINE, OWN, PAPER_SETTINGS, Row, TeacherSetting, ablation_setting, setting,
+                                  untrained_row)
 from kdlib.repro.stage import Call
 
 #: The architecture whose students run dense retrieval (chapter 7).
@@ -39,7 +40,7 @@ def cells(profile: Profile) -> list[Cell]:
     out += [Cell(arch, student.loss_comparison_teacher, loss)
             for arch in student.loss_comparison_architectures for loss in student.loss_comparison]
     out += [Cell(arch, OWN, student.loss) for arch in student.own_teacher_architectures]
-    out += [Cell(arch, T2_SCORED, student.loss) for arch in student.ablation_architectures]
+    out += [Cell(arch, ablation_setting(profile).name, student.loss) for arch in student.ablation_architectures]
     return out
 
 

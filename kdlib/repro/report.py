@@ -2,7 +2,7 @@
 the claim checks, computed from the stages."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, NamedTuple, Sequence
 
 import pandas as pd
 
@@ -14,12 +14,13 @@ from kdlib.repro.settings import (
     BASELINE,
     BM25_ARCH,
     RANKING_TEACHERS,
+    T1,
     T2,
     TEACHER_ARCH,
     UNTRAINED,
     Row,
     bm25_row,
-    own_teacher_row,
+    ranking_teachers,
     setting,
     teacher_row,
     untrained_row,
@@ -52,7 +53,7 @@ def teacher_results(profile: Profile) -> dict[str, dict[str, float]]:
     qrels = splits(profile).test.qrels
     out = {BM25: evaluate(test_run(profile, *bm25_row()), qrels, measures)}
     rows = {BM25: bm25_row()}
-    for name in RANKING_TEACHERS:
+    for name in ranking_teachers(profile):
         if uses_teacher_files(profile) and not setting(profile, name).is_own:
             continue  # published teacher files score the training triples only: no test run to measure
         rows[name] = teacher_row(setting(profile, name))
@@ -64,6 +65,49 @@ def teacher_results(profile: Profile) -> dict[str, dict[str, float]]:
                           measures_for(dataset))
         results_csv.record_metrics(profile, bm25_row(), values, dataset=dataset)
     return out
+
+
+class TeacherPremise(NamedTuple):
+    """Whether T2 ranks the test candidates better than T1 (claim 3's premise), as a finding."""
+
+    verdict: Any
+    title: str
+    lines: list[str]
+    evidence: str
+
+
+def teacher_premise(profile: Profile, measure: str = "nDCG@10") -> TeacherPremise | None:
+    """T2 against T1, each re-ranking the test candidates itself (held-out queries: neither
+    teacher's scores of them reach training), with a paired test over the test queries.
+    Verdict: *reproduced* (T2 above T1, p < .05), *consistent* (above, not significant), *not
+    reproduced* (not above: claim 3's premise fails). ``None`` where a teacher has no test run
+    (published teacher files at full scale)."""
+    from kdlib.eval.measures import compare_runs
+    from kdlib.repro.claims import Verdict, format_p
+    from kdlib.teacher.files import uses_teacher_files
+
+    if uses_teacher_files(profile):
+        return None
+    qrels = splits(profile).test.qrels
+    t1, t2 = (test_run(profile, *teacher_row(setting(profile, name))) for name in (T1, T2))
+    c = compare_runs(t1, t2, qrels, measure, test=profile.eval.significance)
+    if c.difference > 0 and c.p_value < 0.05:
+        verdict, word = Verdict.REPRODUCED, "ranks better than"
+    elif c.difference > 0:
+        verdict, word = Verdict.CONSISTENT, "ranks better than, but not significantly,"
+    else:
+        verdict, word = Verdict.NOT_REPRODUCED, "does not rank better than"
+    members = ", ".join(profile.teacher.t2)
+    lines = [f"T2 (mean of {members}) {word} T1 ({profile.teacher.t1}) on {profile.data.test}: {measure} "
+             f"{c.mean_b:.3f} against {c.mean_a:.3f}, difference {c.difference:+.3f} (95% CI {c.ci_low:+.3f} to "
+             f"{c.ci_high:+.3f}), p = {format_p(c.p_value)} over {c.n} queries."]
+    if verdict is Verdict.NOT_REPRODUCED:
+        lines.append("Claim 3's premise fails here: students of T2 have no better teacher to learn from than "
+                     "students of T1.")
+    evidence = (f"Both teachers re-rank the same candidates ({profile.data.candidates} top-{profile.data.rerank_depth}); "
+                f"a candidate outside a member's published run gets that member's lowest score for the query. "
+                f"{c.test} over the test queries, which no teacher scored for training.")
+    return TeacherPremise(verdict, f"T2 is the stronger teacher ({measure}): {verdict.value}", lines, evidence)
 
 
 def test_run(profile: Profile, arch: str, teacher: str, loss: str, *,
@@ -147,13 +191,16 @@ def claim_checks(profile: Profile) -> list:
     (:func:`kdlib.repro.paper.t2_beats_t1_on_dl19`). Score statistics (claim 1), latency
     (claim 5) and dense retrieval (claim 7) are measured on ``data.test`` only, and teachers
     re-rank ``data.test`` only (claim 4): on further test sets those claims are *not tested*.
+    Claim 2 compares each baseline with a T1 student trained on the same (judged) queries
+    (:func:`judged_query_profile`) where the matrix's T1 students also see unjudged ones.
     """
     from kdlib.repro import claims, paper
 
-    rows = [c.row for c in cells(profile)] + [own_teacher_row()]
+    rows = [c.row for c in cells(profile)] + [teacher_row(setting(profile, name)) for name in ranking_teachers(profile)]
     archs = profile.student.architectures
     common = {"archs": archs, "loss": profile.student.loss, "loss_rivals": profile.student.loss_comparison,
               "test": profile.eval.significance, "primary_test_set": profile.data.test}
+    same = judged_query_profile(profile)
     checks = []
     for dataset, measure in test_sets(profile).items():
         table = per_query(profile, rows, measure, dataset=dataset)
@@ -167,6 +214,12 @@ def claim_checks(profile: Profile) -> list:
                                  if DENSE_ARCH in profile.student.architectures else None)}
         # On TREC-DL'19 the paper's own PreTT and TK gain nothing from T2 (claim 3 is for MSMARCO-DEV).
         claim3_archs = paper.t2_beats_t1_on_dl19(archs) if measure == "nDCG@10" else None
+        if same is not None:
+            t1_rows = {arch: (arch, T1, setting(profile, T1).loss(profile)) for arch in archs}
+            same_table = per_query(same, list(t1_rows.values()), measure, dataset=dataset)
+            primary["same_query_t1"] = {arch: same_table[column(row)].dropna() for arch, row in t1_rows.items()
+                                        if column(row) in same_table}
+            primary["same_query_count"] = same.data.train_queries
         checks += claims.check_claims(values, measure=measure, claim3_archs=claim3_archs, test_set=dataset,
                                       **common, **primary)
     claims.write_claims_csv(checks, artifacts.root() / profile.name / "claims.csv")
@@ -279,13 +332,20 @@ def scale(profile: Profile, dataset: str | None = None):
     at (:class:`kdlib.repro.claims.Scale`), for the notes that explain a claim our runs do not
     reproduce."""
     from kdlib.repro.claims import Scale
-    from kdlib.train.pipeline import student_triples
+
+    from kdlib.teacher.members import OWN_MEMBER
+    from kdlib.train.pipeline import training_query_ids
 
     train = splits(profile).train
-    queries = None if profile.data.trains_on_official_triples else len({t.qid for t in student_triples(profile)[1]})
-    return Scale(train_queries=queries, test_queries=len(test_set(profile, dataset).judged_qids()),
-                 student_steps=profile.train.max_steps, own_teacher_queries=len(train.judged_qids()),
-                 own_teacher_steps=profile.teacher.own_train.max_steps)
+    official = profile.data.trains_on_official_triples
+    qids = None if official else training_query_ids(profile)
+    others = [m for m in profile.teacher.t2 if m not in (profile.teacher.t1, OWN_MEMBER)]
+    distinct = None if official else sum(any(train.runs.get(m, {}).get(q) for m in others) for q in qids)
+    return Scale(train_queries=None if qids is None else len(qids),
+                 test_queries=len(test_set(profile, dataset).judged_qids()), student_steps=profile.train.max_steps,
+                 own_teacher_queries=len(train.judged_qids()), own_teacher_steps=profile.teacher.own_train.max_steps,
+                 own_teacher=profile.teacher.train_own, t1=profile.teacher.t1, t2=tuple(profile.teacher.t2),
+                 t2_distinct_queries=distinct)
 
 
 def claim_notes(profile: Profile, checks: Sequence) -> dict[tuple[int, str], str]:
@@ -404,11 +464,25 @@ def sized_profile(profile: Profile, queries: int) -> Profile:
     return dataclasses.replace(override(profile, {"data.train_queries": queries}), name=f"{profile.name}-{queries}q")
 
 
+def judged_query_profile(profile: Profile) -> Profile | None:
+    """The sized profile (:func:`sized_profile`) whose students train on exactly the judged
+    training queries, the label-only baseline's, where the profile's own students also train on
+    unjudged ones (TREC DL 2022); ``None`` where they train on judged queries only."""
+    from kdlib.train.pipeline import training_query_ids
+
+    if profile.data.trains_on_official_triples:
+        return None
+    qids = training_query_ids(profile)
+    judged = set(splits(profile).train.judged_qids())
+    count = sum(q in judged for q in qids)
+    return None if count == len(qids) else sized_profile(profile, count)
+
+
 def training_queries(profile: Profile) -> int:
     """How many training queries the students' triples come from."""
-    from kdlib.train.pipeline import student_triples
+    from kdlib.train.pipeline import training_query_ids
 
-    return len({t.qid for t in student_triples(profile)[1]})
+    return len(training_query_ids(profile))
 
 
 def training_sizes(profile: Profile, archs: Sequence[str] | None = None) -> pd.DataFrame:

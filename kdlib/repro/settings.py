@@ -1,8 +1,10 @@
 """Teacher settings: who labels a student's training triples, as one typed value.
 
 A *setting* is a column of the distillation matrix: ``baseline`` (labels only, RankNet),
-``T1`` (one published run), ``T2`` (the mean ensemble), ``own`` (our BERT_CAT teacher) and
-``T2_scored`` (T2 distilled only on pairs every member scored, ``teacher.unscored: drop``).
+``T1`` (one published run), ``T2`` (the mean ensemble), ``own`` (our BERT_CAT teacher) and the
+imputation ablation, T2 under the other ``teacher.unscored`` policy than the profile's:
+``T2_scored`` (only pairs every member scored, ``drop``) or ``T2_imputed`` (unscored passages
+given the member's lowest score for the query, ``query_min``).
 Every module and notebook asks :func:`setting` or :func:`settings` instead of comparing
 strings, so that the rule "the baseline trains with RankNet" lives here only.
 
@@ -23,6 +25,7 @@ T1 = "T1"
 T2 = "T2"
 OWN = "own"
 T2_SCORED = "T2_scored"
+T2_IMPUTED = "T2_imputed"
 #: A student's starting point: the freshly built model, never trained (loss :data:`NO_LOSS`).
 UNTRAINED = "untrained"
 #: The loss of label-only training: the baseline students and our own teacher.
@@ -34,7 +37,7 @@ TEACHER_ARCH = "teacher"
 NONE = "none"
 NO_LOSS = NONE
 #: Every setting name, in the order the matrix lists them.
-SETTING_NAMES: tuple[str, ...] = (BASELINE, T1, T2, OWN, T2_SCORED)
+SETTING_NAMES: tuple[str, ...] = (BASELINE, T1, T2, OWN, T2_SCORED, T2_IMPUTED)
 #: The path one student takes in the paper's figures: its start, labels only, then each teacher.
 STUDENT_PATH: tuple[str, ...] = (UNTRAINED, BASELINE, T1, T2)
 #: The teachers that re-rank the test candidates themselves (rows with arch ``teacher``).
@@ -106,9 +109,22 @@ def settings(profile: Profile) -> dict[str, TeacherSetting]:
         T1: TeacherSetting(T1, (teacher.t1,), None, teacher.unscored),
         T2: TeacherSetting(T2, t2, None, teacher.unscored),
         OWN: TeacherSetting(OWN, (OWN_MEMBER,), None, teacher.unscored),
-        # The imputation ablation: T2 on fully scored pairs only.
+        # The imputation ablation, both ways: T2 on fully scored pairs only, or with imputation.
         T2_SCORED: TeacherSetting(T2_SCORED, t2, None, "drop"),
+        T2_IMPUTED: TeacherSetting(T2_IMPUTED, t2, None, "query_min"),
     }
+
+
+def ablation_setting(profile: Profile) -> TeacherSetting:
+    """The imputation ablation of the profile: T2 under the other ``teacher.unscored`` policy
+    (``T2_imputed`` when the profile drops unscored pairs, ``T2_scored`` when it imputes them)."""
+    return setting(profile, T2_IMPUTED if profile.teacher.unscored == "drop" else T2_SCORED)
+
+
+def ranking_teachers(profile: Profile) -> tuple[str, ...]:
+    """The teachers that re-rank the test candidates in this profile (:data:`RANKING_TEACHERS`,
+    without our own when the profile does not train it)."""
+    return tuple(n for n in RANKING_TEACHERS if n != OWN or profile.teacher.train_own)
 
 
 def setting(profile: Profile, name: str | TeacherSetting) -> TeacherSetting:

@@ -1,8 +1,14 @@
 """Teachers from published runs: the embedded analogue of the paper's published teacher files.
 
 The pack's ``rep_llama``, ``splade_pp``, ``tas_b`` and ``ada2`` runs carry each system's own
-scores for TREC DL 2020 (and 2019, the test set, never used here). A training triple
-``(Q, P+, P-)`` gets member ``k``'s scores of ``(Q, P+)`` and ``(Q, P-)`` read from its run.
+scores (TREC DL 2020 for all four; SPLADE++ also for TREC DL 2021 and 2022; TREC DL 2019, the
+test set, is never used for training). A training triple ``(Q, P+, P-)`` gets member ``k``'s
+scores of ``(Q, P+)`` and ``(Q, P-)`` read from its run.
+
+Coverage: a member whose run has no list at all for query ``Q`` does not take part in ``Q``'s
+scores; an ensemble (T2) scores ``Q`` with the mean of the members that ranked it (on the
+pack's TREC DL 2021 and 2022 queries SPLADE++ alone, so T2 equals T1 there). A query no
+member ranked is an error.
 
 Imputation: a run holds only its own top-k (100, or 1,000 for RepLLaMA), so a pair may be
 absent. Such a pair gets that member's *minimum* score for the query: the system ranked
@@ -33,34 +39,49 @@ class MemberScores(NamedTuple):
     Attributes:
         pos: ``(N,)`` score of each triple's positive.
         neg: ``(N,)`` score of each triple's negative.
-        imputed: pairs absent from the run (given the query's minimum score).
+        imputed: pairs absent from the run of a query it ranked (given the query's minimum score).
         pairs: all pairs (``2 N``).
+        covered: ``(N,)`` whether the run ranked the triple's query at all; ``pos`` and ``neg``
+            are ``nan`` where it did not (the member takes no part in that query).
     """
 
     pos: np.ndarray
     neg: np.ndarray
     imputed: int
     pairs: int
+    covered: np.ndarray
+
+    @property
+    def scored_pairs(self) -> int:
+        """Pairs of covered queries the run really scored (not imputed)."""
+        return 2 * int(self.covered.sum()) - self.imputed
 
 
 def impute_pairs(run: Mapping[str, Mapping[str, float]], pairs: Sequence[tuple[str, str]],
-                 member: str) -> tuple[np.ndarray, int]:
+                 member: str, *, uncovered: str = "error") -> tuple[np.ndarray, int]:
     """``member``'s scores of ``(qid, pid)`` pairs from its run, an absent pair given the
     query's minimum score (module docstring); returns the scores and how many were imputed.
 
+    Args:
+        uncovered: what a pair of a query the run has no list for gets: ``error`` raises,
+            ``nan`` gives ``nan`` (the member takes no part in that query).
+
     Raises:
-        KdlibError: the run lacks a query of the pairs.
+        KdlibError: the run lacks a query of the pairs (``uncovered="error"``).
     """
     missing = sorted({qid for qid, _ in pairs if not run.get(qid)})
-    if missing:
+    if missing and uncovered == "error":
         raise KdlibError(
             f"published teacher {member!r} has no scores for {len(missing)} queries "
             f"(e.g. {missing[:5]}); restrict the triples to the queries it covers"
         )
-    floor = {qid: min(run[qid].values()) for qid in {qid for qid, _ in pairs}}
+    floor = {qid: min(run[qid].values()) for qid in {qid for qid, _ in pairs} if run.get(qid)}
     values = np.empty(len(pairs))
     imputed = 0
     for i, (qid, pid) in enumerate(pairs):
+        if qid not in floor:
+            values[i] = np.nan
+            continue
         score = run[qid].get(pid)
         if score is None:
             score = floor[qid]
@@ -70,7 +91,8 @@ def impute_pairs(run: Mapping[str, Mapping[str, float]], pairs: Sequence[tuple[s
 
 
 def normalise(values: np.ndarray, member: str, normalisation: str, scale: float) -> np.ndarray:
-    """``zscore``: ``(s - mean) / std * scale`` over all of a member's scores; ``none``: as is.
+    """``zscore``: ``(s - mean) / std * scale`` over all of a member's scores (``nan``, a query
+    the member did not rank, is left out and stays ``nan``); ``none``: as is.
 
     Raises:
         KdlibError: an unknown normalisation, or all scores equal (nothing to standardise).
@@ -79,22 +101,41 @@ def normalise(values: np.ndarray, member: str, normalisation: str, scale: float)
         return values
     if normalisation != "zscore":
         raise KdlibError(f"unknown normalisation {normalisation!r}: expected zscore or none")
-    std = values.std()
+    present = values[~np.isnan(values)]
+    std = present.std() if len(present) else 0.0
     if not std > 0:
         raise KdlibError(f"published teacher {member!r}: all scores equal, cannot z-normalise")
-    return (values - values.mean()) / std * scale
+    return (values - present.mean()) / std * scale
 
 
 def member_scores(dataset: Any, triples: Sequence[Any], member: str) -> MemberScores:
-    """Scores of ``member``'s run for every triple, imputing absent pairs (module docstring).
+    """Scores of ``member``'s run for every triple, imputing absent pairs of the queries it
+    ranked and giving ``nan`` to the triples of queries it did not (module docstring).
 
     Raises:
-        KdlibError: the dataset has no run ``member``, or the run lacks a triple's query.
+        KdlibError: the dataset has no run ``member``.
     """
     run = _run(dataset, member)
     pairs = [(t.qid, t.pos_pid) for t in triples] + [(t.qid, t.neg_pid) for t in triples]
-    values, imputed = impute_pairs(run, pairs, member)
-    return MemberScores(values[:len(triples)], values[len(triples):], imputed, len(pairs))
+    values, imputed = impute_pairs(run, pairs, member, uncovered="nan")
+    covered = np.array([bool(run.get(t.qid)) for t in triples], dtype=bool)
+    return MemberScores(values[:len(triples)], values[len(triples):], imputed, len(pairs), covered)
+
+
+def _mean_of_members(values: Sequence[np.ndarray], keys: Sequence[str], members: Sequence[str]) -> np.ndarray:
+    """Per item, the mean over the members that have a value (not ``nan``) for it.
+
+    Raises:
+        KdlibError: an item (``keys``: its query) no member has a value for.
+    """
+    stacked = np.vstack(values)
+    present = ~np.isnan(stacked)
+    count = present.sum(axis=0)
+    if (count == 0).any():
+        missing = sorted({keys[i] for i in np.flatnonzero(count == 0)})
+        raise KdlibError(f"no member of {list(members)} ranked {len(missing)} queries (e.g. {missing[:5]}); "
+                         "restrict the triples to the queries a member covers")
+    return np.where(present, stacked, 0.0).sum(axis=0) / count
 
 
 def _run(dataset: Any, member: str) -> Mapping[str, Mapping[str, float]]:
@@ -128,18 +169,18 @@ def published_teacher_scores(
 
     if not members:
         raise KdlibError("published_teacher_scores needs at least one member run")
-    total_pos = np.zeros(len(triples))
-    total_neg = np.zeros(len(triples))
+    normalised = []
     for member in members:
         scores = member_scores(dataset, triples, member)
-        log.info("published teacher %s: %d of %d pairs imputed with the query's minimum score",
-                 member, scores.imputed, scores.pairs)
+        log.info("published teacher %s: ranks %d of %d triples' queries; %d of %d pairs imputed with the "
+                 "query's minimum score", member, int(scores.covered.sum()), len(triples), scores.imputed,
+                 scores.pairs)
         # Positives and negatives share one standardisation (the pair's margin keeps its meaning).
-        both = normalise(np.concatenate([scores.pos, scores.neg]), member, normalisation, scale)
-        total_pos += both[:len(triples)]
-        total_neg += both[len(triples):]
-    k = len(members)
-    return [TeacherScore(float(p / k), float(n / k), t.qid, t.pos_pid, t.neg_pid)
+        normalised.append(normalise(np.concatenate([scores.pos, scores.neg]), member, normalisation, scale))
+    qids = [t.qid for t in triples] * 2
+    both = _mean_of_members(normalised, qids, members)
+    total_pos, total_neg = both[:len(triples)], both[len(triples):]
+    return [TeacherScore(float(p), float(n), t.qid, t.pos_pid, t.neg_pid)
             for p, n, t in zip(total_pos, total_neg, triples)]
 
 
@@ -161,10 +202,9 @@ def published_teacher_ranking(
     if not members:
         raise KdlibError("published_teacher_ranking needs at least one member run")
     pairs = [(qid, pid) for qid, pids in candidates.items() for pid in pids]
-    total = np.zeros(len(pairs))
-    for member in members:
-        values, _ = impute_pairs(_run(dataset, member), pairs, member)
-        total += normalise(values, member, normalisation, scale) / len(members)
+    normalised = [normalise(impute_pairs(_run(dataset, member), pairs, member, uncovered="nan")[0], member,
+                            normalisation, scale) for member in members]
+    total = _mean_of_members(normalised, [qid for qid, _ in pairs], members)
     out: dict[str, dict[str, float]] = {}
     for (qid, pid), value in zip(pairs, total):
         out.setdefault(qid, {})[pid] = float(value)

@@ -2,24 +2,31 @@
 
 Which triples each run sees (so that the matrix compares like with like):
 
-- the training queries of students are those every configured published teacher
-  (``teacher.t1`` and ``teacher.t2`` members other than ``own``) has scores for — TREC DL
-  2020 in the embedded pack;
-- the label-only baseline trains on their *label triples* (:func:`student_triples`);
+- the training queries are those every configured published teacher can score: the single
+  teacher's (``teacher.t1``) run ranked them and at least one ``teacher.t2`` member's did (a
+  member takes no part in a query it did not rank, :mod:`kdlib.teacher.published`). In the
+  embedded pack: TREC DL 2020 and 2021 (judged) and TREC DL 2022 (no judgements), all ranked
+  by SPLADE++; RepLLaMA and TAS-B ranked TREC DL 2020 only;
+- ``data.train_queries`` keeps a seeded subset of them, judged queries first, so that a size
+  up to the number of judged queries trains on judged queries only (the label-only
+  baseline's queries at that size);
+- the label-only baseline trains on the *label triples* of the judged queries
+  (:func:`student_triples`), all of them: it needs no teacher;
 - every distilled student, whatever its teacher, trains on the *same* distillation triples
   (:func:`distillation_triples`): those label triples plus ``data.candidate_pairs_per_query``
-  pairs of each query's candidates, which only a teacher can label (the paper's point:
-  Margin-MSE learns from any two passages a teacher scored). With ``teacher.unscored:
-  drop`` both keep only triples whose passages every published member scored;
-- our own BERT_CAT teacher trains with RankNet on the label triples of *all* training
-  queries (TREC DL 2020 + 2021).
+  pairs of each training query's candidates, judged or not, which only a teacher can label
+  (the paper's point: Margin-MSE learns from any two passages a teacher scored). With
+  ``teacher.unscored: drop`` they keep only label triples and pairs whose passages every
+  published member that ranked the query scored: no pair gets an imputed score;
+- our own BERT_CAT teacher trains with RankNet on the label triples of *all* judged training
+  queries.
 """
 from __future__ import annotations
 
 import os
 import random
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from kdlib.core.errors import ConfigError
 from kdlib.core.profiles import Profile
@@ -27,7 +34,7 @@ from kdlib.data.datasets import qid_sort_key
 from kdlib.data.examples import TrainingExample
 from kdlib.data.sources import official_examples, official_triples
 from kdlib.teacher.files import teacher_file_limit
-from kdlib.teacher.members import published_members
+from kdlib.teacher.members import OWN_MEMBER, published_members
 from kdlib.train.result import TrainResult
 from kdlib.train.validation import Validation
 
@@ -63,50 +70,80 @@ def to_examples(dataset: Any, triples: Sequence[Any]) -> Sequence[TrainingExampl
     return [TrainingExample(dataset.queries[t.qid], texts[t.pos_pid], texts[t.neg_pid]) for t in triples]
 
 
-def training_query_subset(qids: Sequence[str], size: int | None, seed: int) -> list[str]:
+def training_query_subset(qids: Sequence[str], size: int | None, seed: int, *,
+                          first: Collection[str] = ()) -> list[str]:
     """The first ``size`` of ``qids`` in one seeded order (``None``: all): a smaller size keeps a
-    subset of a larger one's queries, so training-set sizes compare nested query sets."""
+    subset of a larger one's queries, so training-set sizes compare nested query sets.
+
+    ``first`` (e.g. the judged queries) lead the order: a size up to their number keeps only
+    them, and a larger one adds the others.
+    """
     if size is None or size >= len(qids):
         return list(qids)
     order = sorted(qids, key=qid_sort_key)
     random.Random(seed).shuffle(order)
+    leading = set(first)
+    order.sort(key=lambda q: q not in leading)  # stable: the seeded order within each part
     kept = set(order[:size])
     return [q for q in qids if q in kept]
 
 
+def teacher_covered(profile: Profile, dataset: Any, qids: Sequence[str]) -> list[str]:
+    """The queries of ``qids`` every published teacher setting can score (module docstring):
+    T1's run ranked them, and at least one T2 member's did. Our own teacher scores any query."""
+    teachers = [[profile.teacher.t1], list(profile.teacher.t2)]
+    published = [[m for m in members if m != OWN_MEMBER] for members in teachers]
+    return [q for q in qids
+            if all(any(dataset.runs.get(m, {}).get(q) for m in members) for members in published if members)]
+
+
+def training_query_ids(profile: Profile, dataset: Any | None = None) -> list[str]:
+    """The students' training queries (module docstring): judged and unjudged ones a teacher
+    scored, reduced to ``data.train_queries`` of them (judged first)."""
+    train = dataset if dataset is not None else _splits(profile).train
+    from kdlib.data import training_qids
+
+    qids = teacher_covered(profile, train, training_qids(train))
+    if not qids:
+        raise ConfigError(f"no training query is covered by the published teachers {published_members(profile)}")
+    return training_query_subset(qids, profile.data.train_queries, profile.data.seed, first=train.judged_qids())
+
+
 def student_triples(profile: Profile) -> tuple[Any, list]:
-    """``(train dataset, triples)`` that every student of the matrix trains on (module docstring)."""
+    """``(train dataset, triples)``: the label triples of the judged training queries, which
+    the label-only baseline trains on, unfiltered by ``teacher.unscored`` (module docstring)."""
     splits = _splits(profile)
     train = splits.train
     if profile.data.trains_on_official_triples:
         return train, official_triples(profile.data, train)
-    qids = train.judged_qids()
-    for member in published_members(profile):
-        run = train.runs.get(member, {})
-        qids = [q for q in qids if run.get(q)]
+    judged = set(train.judged_qids())
+    qids = [q for q in training_query_ids(profile, train) if q in judged]
     if not qids:
-        raise ConfigError(f"no training query is covered by the published teachers {published_members(profile)}")
-    qids = training_query_subset(qids, profile.data.train_queries, profile.data.seed)
+        raise ConfigError(f"no judged training query is covered by the published teachers {published_members(profile)}")
     triples = sampled_label_triples(profile, train, qids)  # shuffled with data.seed
     if profile.data.max_train_triples is not None:
         triples = triples[: profile.data.max_train_triples]
-    return train, _drop_unscored(profile, train, triples)
+    return train, triples
 
 
 def distillation_triples(profile: Profile) -> tuple[Any, list]:
     """``(train dataset, triples)`` every distilled student trains on (module docstring)."""
     from kdlib.data import sample_candidate_pairs
 
-    # Label triples come filtered by teacher.unscored (student_triples), candidate pairs are
-    # drawn from passages every member scored (scored_by): nothing is left to drop here.
+    # Label triples are filtered by teacher.unscored here (the baseline needs no teacher and
+    # keeps them all); candidate pairs are drawn from passages every member scored (scored_by).
     dataset, triples = student_triples(profile)
-    if profile.data.candidate_pairs_per_query > 0:
-        qids = sorted({t.qid for t in triples})
+    if not profile.data.trains_on_official_triples:
+        triples = _drop_unscored(profile, dataset, triples)
+    if profile.data.candidate_pairs_per_query > 0 and not profile.data.trains_on_official_triples:
+        qids = training_query_ids(profile, dataset)
         triples = triples + sample_candidate_pairs(
             dataset, qids, pairs_per_query=profile.data.candidate_pairs_per_query,
             candidates=profile.data.candidates, depth=profile.data.rerank_depth,
             scored_by=_scored_by(profile), seed=profile.data.seed + 1)
         random.Random(profile.data.seed).shuffle(triples)
+    if not triples:
+        raise ConfigError(f"teacher.unscored=drop leaves no triple every member of {_scored_by(profile)} scored")
     return dataset, triples
 
 
@@ -119,10 +156,9 @@ def _drop_unscored(profile: Profile, dataset: Any, triples: list) -> list:
     if not members:
         return triples
     runs = [dataset.runs[m] for m in members]
-    kept = [t for t in triples if all(t.pos_pid in r.get(t.qid, {}) and t.neg_pid in r.get(t.qid, {}) for r in runs)]
-    if not kept:
-        raise ConfigError(f"teacher.unscored=drop leaves no triple every member of {members} scored")
-    return kept
+    # A member that did not rank the query takes no part in it (module docstring).
+    return [t for t in triples
+            if all(t.pos_pid in r[t.qid] and t.neg_pid in r[t.qid] for r in runs if r.get(t.qid))]
 
 
 def label_examples(profile: Profile, split: str = "train") -> list[TrainingExample]:

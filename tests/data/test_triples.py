@@ -59,7 +59,13 @@ def test_training_splits_tiny_profile():
     config = profiles.load("tiny").data
     splits = training_splits(config)
     assert len(splits.validation.queries) == config.validation_queries
-    assert len(splits.train.queries) == config.max_queries * len(config.train) - config.validation_queries
+    # Validation is held out of the dev sample, so every training query stays, judged (TREC DL
+    # 2020, 2021) or not (2022: unjudged, a teacher ranked it).
+    assert config.validation_dataset == "msmarco-dev-sample"
+    assert set(splits.validation.queries) <= set(load_dataset("msmarco-dev-sample").queries)
+    assert len(splits.train.queries) == config.max_queries * len(config.train)
+    assert len(splits.train.judged_qids()) == config.max_queries * 2
+    assert set(load_dataset("trec-dl-2022", max_queries=config.max_queries).queries) <= set(splits.train.queries)
     assert len(splits.test.queries) == config.max_queries and splits.test.name == config.test
     assert set(splits.train.queries).isdisjoint(splits.validation.queries)
     assert set(splits.test.queries).isdisjoint(set(splits.train.queries) | set(splits.validation.queries))
@@ -73,11 +79,10 @@ def test_training_splits_tiny_profile():
         training_splits(bad)
 
 
-def test_teacher_runs_from_keeps_dl21_without_its_splade_run():
-    # The default leaves TREC DL 2021's SPLADE++ run (and the passage texts only it carries)
-    # out of training, as before the pack had it; null admits every dataset's teacher runs.
-    config = profiles.load("embedded").data
-    assert config.teacher_runs_from == ("trec-dl-2019", "trec-dl-2020", "trec-dl-2022")
+def test_teacher_runs_from_keeps_a_year_without_its_teacher_runs():
+    # A training year left out of teacher_runs_from comes with its first-stage runs only (and
+    # the passage texts they carry); the default (null) admits every dataset's teacher runs.
+    config = dataclasses.replace(profiles.load("embedded").data, teacher_runs_from=("trec-dl-2020", "trec-dl-2022"))
     splits = training_splits(config)
     dl21 = load_dataset("trec-dl-2021")
     first_stage = load_dataset("trec-dl-2021", runs=["bm25", "bm25_rm3"])
@@ -85,6 +90,7 @@ def test_teacher_runs_from_keeps_dl21_without_its_splade_run():
     assert set(splits.train.passages) >= set(first_stage.passages)
     assert not set(splits.train.passages) & (set(dl21.passages) - set(first_stage.passages))
     assert set(splits.test.runs) == set(DATASET_RUNS["trec-dl-2019"])  # the test set keeps all its runs
+    assert profiles.load("embedded").data.teacher_runs_from is None
     opened = training_splits(dataclasses.replace(config, teacher_runs_from=None))
-    assert set(dl21.queries) <= set(opened.train.runs["splade_pp"]) | set(opened.validation.runs["splade_pp"])
+    assert set(dl21.queries) <= set(opened.train.runs["splade_pp"]) | set(opened.validation.runs.get("splade_pp", {}))
     assert set(dl21.passages) <= set(opened.train.passages)

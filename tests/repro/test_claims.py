@@ -21,6 +21,7 @@ from kdlib.repro.claims import (
     ALPHA,
     CSV_COLUMNS,
     OWN_TEACHER,
+    T1_TEACHER,
     Scale,
     Verdict,
     aggregate,
@@ -259,7 +260,27 @@ def test_claim3_and_4(student, expected):
     # effect (our own teacher), so a tie is consistent with its direction.
     assert claim3.verdict is (N if student == 0.5 else expected)
     assert claim4.verdict is expected and all(c.paper_effect is None for c in claim4.comparisons)
-    assert "7B RepLLaMA" in claim4.evidence and "only the direction" in claim4.evidence
+    assert "own BERT_CAT teacher" in claim4.evidence and "only the direction" in claim4.evidence
+
+
+def test_claim4_without_our_own_teacher_compares_with_t1_beside_the_papers_effect():
+    archs = ["colbert", "prett", "bert_cat"]
+    per_query = {(a, "T2", "margin_mse"): series(0.8) for a in archs}
+    per_query[T1_TEACHER] = series(0.5)
+    claim4 = by_number(check_claims(per_query, archs=archs))[4]
+    assert claim4.verdict is R and "T1 itself" in claim4.evidence
+    # The paper's effect over its T1 (BERT-Base_CAT .730 on TREC-DL'19): ColBERT T2 .744.
+    colbert = next(c for c in claim4.comparisons if c.label.startswith("colbert"))
+    assert colbert.paper_effect == pytest.approx(0.744 - 0.730)
+
+
+def test_claim2_compares_on_the_baselines_queries_where_given():
+    archs = ["bert_dot"]
+    per_query = {("bert_dot", "T1", "margin_mse"): series(0.9), ("bert_dot", "baseline", "ranknet"): series(0.5)}
+    same = by_number(check_claims(per_query, archs=archs, same_query_t1={"bert_dot": series(0.3)},
+                                  same_query_count=107))[2]
+    assert same.verdict is N and "107 judged queries" in same.evidence
+    assert by_number(check_claims(per_query, archs=archs))[2].verdict is R
 
 
 def test_claim3_on_trec_dl_19_checks_only_the_students_the_paper_reports_a_t2_gain_for():

@@ -6,7 +6,7 @@ import pytest
 
 from kdlib.core import profiles
 from kdlib.repro import REGISTRY, Call, Stage, key_hash, stage_calls
-from kdlib.repro.settings import BASELINE, T2_SCORED, setting
+from kdlib.repro.settings import BASELINE, T2_IMPUTED, T2_SCORED, ablation_setting, setting
 
 
 def _keys(profile) -> dict[str, str]:
@@ -38,7 +38,7 @@ def test_an_arch_option_rekeys_that_arch_and_what_reads_its_students(tiny):
     assert changed == expected
     # Every bert_dot cell: the matrix, the loss comparison, the own-teacher and ablation students.
     assert {"student(arch=bert_dot, loss=margin_mse, teacher=own)",
-            "student_run(arch=bert_dot, loss=margin_mse, teacher=T2_scored)",
+            "student_run(arch=bert_dot, loss=margin_mse, teacher=T2_imputed)",
             "untrained_run(arch=bert_dot)"} <= changed
     assert not any(name.startswith(("teacher_file", "own_teacher")) for name in changed)
 
@@ -64,13 +64,18 @@ def test_the_own_teachers_training_rekeys_its_file_students_and_run(tiny):
                        "student_fit(arch=bert_dot, loss=margin_mse, teacher=own)"}
 
 
-def test_the_ablation_reads_the_profile_with_unscored_pairs_dropped(tiny):
-    ablation = setting(tiny, T2_SCORED)
-    assert ablation.unscored == "drop" and ablation.members == tuple(tiny.teacher.t2)
+def test_the_ablation_reads_the_profile_under_the_other_unscored_policy(tiny):
+    assert tiny.teacher.unscored == "drop"
+    ablation = setting(tiny, T2_IMPUTED)
+    assert ablation_setting(tiny) == ablation
+    assert ablation.unscored == "query_min" and ablation.members == tuple(tiny.teacher.t2)
     assert setting(tiny, BASELINE).loss(tiny) == "ranknet" and not setting(tiny, BASELINE).distils
-    # Dropping unscored pairs everywhere changes every setting but the ablation, which already drops them.
-    dropped = _changed(tiny, profiles.override(tiny, {"teacher.unscored": "drop"}))
-    assert "teacher_file(teacher=T2)" in dropped and "teacher_file(teacher=T2_scored)" not in dropped
+    imputing = profiles.override(tiny, {"teacher.unscored": "query_min"})
+    assert ablation_setting(imputing) == setting(imputing, T2_SCORED)
+    # Imputing everywhere re-keys T2's file; the ablation becomes T2 on fully scored pairs.
+    before, after = _keys(tiny), _keys(imputing)
+    assert before["teacher_file(teacher=T2)"] != after["teacher_file(teacher=T2)"]
+    assert "teacher_file(teacher=T2_imputed)" in before and "teacher_file(teacher=T2_scored)" in after
 
 
 def test_an_undeclared_upstream_stage_is_refused(tiny):

@@ -14,6 +14,7 @@ from kdlib.teacher import (
     score_triples,
     shard_range,
 )
+from kdlib.teacher.published import impute_pairs
 
 
 def _triples(dataset, per_query: int = 5) -> list[Triple]:
@@ -70,8 +71,27 @@ def test_published_teacher_imputes_query_minimum_and_zscores():
         assert m.pos_score == pytest.approx((s.pos_score + l.pos_score) / 2)
         assert m.neg_score == pytest.approx((s.neg_score + l.neg_score) / 2)
         assert (m.qid, m.pos_pid, m.neg_pid) == (s.qid, s.pos_pid, s.neg_pid)
+
+
+def test_a_member_takes_no_part_in_a_query_it_did_not_rank():
+    data = _published_dataset()
+    triples = [Triple("1", "a", "b"), Triple("1", "a", "c"), Triple("2", "d", "e")]
+    partial = Dataset("x", data.queries, data.passages, None,
+                      {"only1": {"1": {"a": 5.0, "b": 3.0, "c": 1.0}}, "both": dict(data.runs["large"])})
+    scores = member_scores(partial, triples, "only1")
+    assert scores.covered.tolist() == [True, True, False]
+    assert np.isnan(scores.pos[2]) and np.isnan(scores.neg[2]) and scores.imputed == 0
+    assert scores.scored_pairs == 4
+    alone = published_teacher_scores(partial, triples, ["both"], scale=4.0)
+    mean = published_teacher_scores(partial, triples, ["only1", "both"], scale=4.0)
+    only = published_teacher_scores(partial, triples[:2], ["only1"], scale=4.0)
+    # Query 2: the mean of the members that ranked it ("both" alone); query 1: of both members.
+    assert (mean[2].pos_score, mean[2].neg_score) == pytest.approx((alone[2].pos_score, alone[2].neg_score))
+    assert mean[0].pos_score == pytest.approx((only[0].pos_score + alone[0].pos_score) / 2)
+    with pytest.raises(KdlibError, match=r"no member of \['only1'\] ranked 1 queries \(e.g. \['2'\]\)"):
+        published_teacher_scores(partial, triples, ["only1"])
     with pytest.raises(KdlibError, match="no scores for 1 queries"):
-        member_scores(Dataset("x", data.queries, data.passages, None, {"r": {"1": {"a": 1.0}}}), triples, "r")
+        impute_pairs(partial.runs["only1"], [("1", "a"), ("2", "d")], "only1")
 
 
 def test_scoring_resumes_without_repeating_or_skipping(tmp_path):

@@ -57,23 +57,26 @@ def _tiny(**changes):
 
 
 def test_distillation_triples_are_label_triples_plus_candidate_pairs():
-    from kdlib.train.pipeline import distillation_triples, student_triples
+    from kdlib.train.pipeline import distillation_triples, student_triples, training_query_ids
 
-    profile = _tiny(**{"data.candidate_pairs_per_query": 3})
+    profile = _tiny(**{"data.candidate_pairs_per_query": 3, "teacher.unscored": "query_min"})
     _, labels = student_triples(profile)
     dataset, triples = distillation_triples(profile)
     assert set(labels) <= set(triples)
     extra = [t for t in triples if t not in set(labels)]
-    queries = {t.qid for t in labels}
+    queries = set(training_query_ids(profile))
     assert extra and {t.qid for t in extra} <= queries
     assert all(len([t for t in extra if t.qid == q]) <= 3 for q in queries)
-    none = _tiny(**{"data.candidate_pairs_per_query": 0})
+    # The unjudged queries (TREC DL 2022) reach distillation through candidate pairs only.
+    unjudged = queries - set(dataset.judged_qids())
+    assert unjudged and {t.qid for t in extra} & unjudged and not {t.qid for t in labels} & unjudged
+    none = _tiny(**{"data.candidate_pairs_per_query": 0, "teacher.unscored": "query_min"})
     assert sorted(distillation_triples(none)[1]) == sorted(student_triples(none)[1])
 
 
-def test_unscored_drop_keeps_only_fully_scored_triples():
+def test_unscored_drop_keeps_only_pairs_every_member_that_ranked_the_query_scored():
     from kdlib.teacher.members import published_members
-    from kdlib.train.pipeline import distillation_triples
+    from kdlib.train.pipeline import distillation_triples, student_triples
 
     imputed = _tiny(**{"data.candidate_pairs_per_query": 6, "teacher.unscored": "query_min"})
     dropped = _tiny(**{"data.candidate_pairs_per_query": 6, "teacher.unscored": "drop"})
@@ -82,15 +85,32 @@ def test_unscored_drop_keeps_only_fully_scored_triples():
     runs = [dataset.runs[m] for m in published_members(dropped)]
 
     def scored(t):
-        return all(t.pos_pid in r.get(t.qid, {}) and t.neg_pid in r.get(t.qid, {}) for r in runs)
+        return all(t.pos_pid in r[t.qid] and t.neg_pid in r[t.qid] for r in runs if r.get(t.qid))
 
     assert kept and all(scored(t) for t in kept)
     assert any(not scored(t) for t in all_triples), "the fixture should contain unscored pairs"
+    # RepLLaMA and TAS-B ranked TREC DL 2020 only: elsewhere SPLADE++ alone decides.
+    assert any(not runs[published_members(dropped).index("rep_llama")].get(t.qid) for t in kept)
+    # The label-only baseline needs no teacher: it keeps every label triple under either policy.
+    assert student_triples(dropped)[1] == student_triples(imputed)[1]
+
+
+def test_judged_queries_lead_the_training_size_order():
+    from kdlib.train.pipeline import training_query_ids
+
+    profile = _tiny()
+    judged = set(training_splits(profile.data).train.judged_qids())
+    every = training_query_ids(profile)
+    assert len(every) > len(judged)
+    sized = training_query_ids(profiles.override(profile, {"data.train_queries": len(judged)}))
+    assert set(sized) == judged
+    smaller = training_query_ids(profiles.override(profile, {"data.train_queries": 4}))
+    assert set(smaller) <= judged and len(smaller) == 4
 
 
 def test_validation_from_holds_out_only_that_year():
     base = profiles.load("tiny").data
-    config = replace(base, validation_queries=3, validation_from=("trec-dl-2021",))
+    config = replace(base, validation_queries=3, validation_from=("trec-dl-2021",), validation_dataset=None)
     splits = training_splits(config)
     from kdlib.data import load_dataset
 
@@ -99,7 +119,7 @@ def test_validation_from_holds_out_only_that_year():
     assert set(splits.validation.queries) <= dl21 and len(splits.validation.queries) == 3
     assert dl20 <= set(splits.train.queries)
     with pytest.raises(ValueError, match="not training datasets"):
-        training_splits(replace(base, validation_from=("trec-dl-2019",)))
+        training_splits(replace(base, validation_from=("trec-dl-2019",), validation_dataset=None))
 
 
 def test_smaller_training_sizes_keep_nested_query_subsets():

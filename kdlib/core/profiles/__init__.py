@@ -56,12 +56,8 @@ class DataConfig:
             (:data:`kdlib.data.datasets.TEACHER_RUNS`) training sees (``None``: all). A training
             dataset not listed is loaded with its first-stage runs (and ``candidates``) only, so
             neither its teacher scores nor the passage texts only those runs carry reach
-            training: they would change which queries the students train on (those every
-            published member covers) and which judged passages are positives (a positive needs
-            a text). The default leaves out TREC DL 2021, whose SPLADE++ run the pack gained
-            after the embedded results were recorded, and so keeps their triples, texts and
-            validation; training on every teacher-scored query of TREC DL 2020-2022 sets it to
-            ``null``. The test dataset keeps all its runs; the ``msmarco`` pack ignores this.
+            training: its queries then train only through their labels. The test dataset keeps
+            all its runs; the ``msmarco`` pack ignores this.
         validation_dataset: a dataset the validation queries are held out from instead of
             ``train`` (full scale: MSMARCO-DEV, since MS MARCO's training queries come
             without the BM25 lists validation re-ranks unless 11.5 GB are fetched); the
@@ -91,7 +87,7 @@ class DataConfig:
     train_triples: Literal["sampled", "official"] = "sampled"
     validation_queries: int = 12
     validation_from: tuple[str, ...] | None = None
-    teacher_runs_from: tuple[str, ...] | None = ("trec-dl-2019", "trec-dl-2020", "trec-dl-2022")
+    teacher_runs_from: tuple[str, ...] | None = None
     validation_dataset: str | None = None
     max_queries: int | None = None
     rerank_depth: int = 100
@@ -218,6 +214,9 @@ class TeacherConfig:
             ``query_min`` gives it that run's lowest score for the query; ``drop`` removes
             every triple with such a pair for any member of any teacher, so that all teachers
             distil on the same fully scored triples.
+        train_own: whether the profile trains our own BERT_CAT teacher (chapter 2; the
+            reference of claim 4, and the teacher of ``student.own_teacher_architectures``).
+            Without it claim 4 compares the students with T1 itself, as the paper does.
         own_encoder: encoder of our own BERT_CAT teacher.
         own_train: training of our own BERT_CAT teacher (RankNet on label triples).
         published_files: full scale only: teacher name (``T1``, ``T2``) -> the published
@@ -230,6 +229,7 @@ class TeacherConfig:
     normalisation: Literal["zscore", "none"] = "zscore"
     scale: float = 4.0
     unscored: Literal["query_min", "drop"] = "query_min"
+    train_own: bool = True
     own_encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig("minilm", None))
     own_train: TrainConfig = field(default_factory=TrainConfig)
     published_files: Mapping[str, PublishedFile] = field(default_factory=dict)
@@ -410,11 +410,15 @@ NON_NEGATIVE: tuple[str, ...] = (
 
 
 def check_ranges(profile: Profile, where: str) -> Profile:
-    """``profile`` if every setting of :data:`POSITIVE` / :data:`NON_NEGATIVE` is in range.
+    """``profile`` if every setting of :data:`POSITIVE` / :data:`NON_NEGATIVE` is in range (and
+    no student is distilled from an own teacher the profile does not train).
 
     Raises:
         ConfigError: naming the first key out of range, its value and what it must be.
     """
+    if not profile.teacher.train_own and profile.student.own_teacher_architectures:
+        raise ConfigError(f"{where}: student.own_teacher_architectures needs teacher.train_own: true, got "
+                          f"{list(profile.student.own_teacher_architectures)} with train_own false")
     for keys, smallest, words in ((POSITIVE, 0, "positive"), (NON_NEGATIVE, -1, "zero or more")):
         for key in keys:
             value = profile

@@ -17,7 +17,7 @@ import pandas as pd
 
 from kdlib.eval.significance import queries_needed
 from kdlib.repro.claims import checks as _registered  # noqa: F401 (importing registers the seven checks)
-from kdlib.repro.claims.checks import CLAIM4_ARCHS, LEVEL_FACTOR, MARGIN_RATIO, OWN_TEACHER, score_levels
+from kdlib.repro.claims.checks import CLAIM4_ARCHS, LEVEL_FACTOR, MARGIN_RATIO, OWN_TEACHER, T1_TEACHER, score_levels
 from kdlib.repro.claims.notes import NOTED, Scale, notes_for, scale_note
 from kdlib.repro.claims.registry import CHECKS, Evidence, check_claim, check_claims, claim
 from kdlib.repro.claims.verdicts import (
@@ -37,7 +37,7 @@ from kdlib.repro.claims.verdicts import (
 
 __all__ = [
     "ALPHA", "CHECKS", "CLAIM4_ARCHS", "CONFIDENCE", "CSV_COLUMNS", "LEVEL_FACTOR", "MARGIN_RATIO", "NOTED",
-    "OWN_TEACHER", "POWER", "RULE", "ClaimCheck", "Comparison", "Evidence", "Scale", "Verdict", "aggregate",
+    "OWN_TEACHER", "T1_TEACHER", "POWER", "RULE", "ClaimCheck", "Comparison", "Evidence", "Scale", "Verdict", "aggregate",
     "check_claim", "check_claims", "claim", "claims_table", "format_p", "notes_for", "paired", "queries_needed",
     "scale_note", "score_levels", "verdict_counts", "verdict_of", "weakest", "write_claims_csv",
 ]

@@ -6,8 +6,9 @@ comparison beside the paper's effect on the same measure where the paper quotes 
 its rule in its evidence string (:mod:`~kdlib.repro.claims.verdicts`). Where the paper quotes
 no number, the comparison is tested for the claimed direction only:
 
-- claim 4's analogue compares against *our own* BERT_CAT teacher, which the paper has no
-  figure for (its BERT-Base_CAT is another model);
+- claim 4 compares against T1 itself re-ranking the same candidates, beside the paper's
+  effect over its T1 (BERT-Base_CAT); a profile that trains our own BERT_CAT teacher compares
+  against that one instead, which the paper has no figure for;
 - claim 5's latencies are ours on a CPU, the paper's on a GPU: their differences share no unit;
 - claim 6's losses: the paper states the ranking of losses but quotes no figure per loss.
 
@@ -29,7 +30,7 @@ from kdlib.repro import paper
 from kdlib.repro.claims.registry import Evidence, Row, claim
 from kdlib.repro.claims.verdicts import ClaimCheck, Comparison, Verdict, check, paired, verdict_of
 from kdlib.repro.matrix import DENSE_ARCH
-from kdlib.repro.settings import BASELINE, LABEL_LOSS, T1, T2, own_teacher_row
+from kdlib.repro.settings import BASELINE, LABEL_LOSS, NONE, T1, T2, TEACHER_ARCH, own_teacher_row
 
 #: Claim 1's thresholds: "very different ranges" = the spread of the architectures' mean score
 #: levels exceeds LEVEL_FACTOR x the largest margin; "similar margins" = the largest margin is at
@@ -38,10 +39,13 @@ LEVEL_FACTOR = 2.0
 MARGIN_RATIO = 3.0
 #: The architectures claim 4 names (ColBERT, PreTT and DistilBERT_CAT with T2).
 CLAIM4_ARCHS = ("colbert", "prett", "bert_cat")
-#: The row of the teacher claim 4 compares against at this scale: our own BERT_CAT, trained
-#: the standard way (RankNet on labels). The paper's T1 *is* such a BERT_CAT; ours is a 7B
-#: RepLLaMA run, which no small student can be expected to beat.
+#: The rows of the teachers claim 4 compares against: our own BERT_CAT (trained the standard
+#: way, RankNet on labels) where the profile trains one, else T1 itself re-ranking the test
+#: candidates (the paper's T1 is its BERT-Base_CAT teacher).
 OWN_TEACHER: Row = own_teacher_row()
+T1_TEACHER: Row = (TEACHER_ARCH, T1, NONE)
+#: The paper's row of its T1 teacher (``paper_figures.yaml``: BERT-Base_CAT, RankNet on labels, no KD).
+PAPER_T1_TEACHER: Row = ("bert_base_cat", BASELINE, LABEL_LOSS)
 
 
 @claim(1)
@@ -113,9 +117,22 @@ def _measured_on_test_only(evidence: Evidence, what: str) -> str:
 
 @claim(2)
 def distillation_beats_labels(evidence: Evidence) -> ClaimCheck:
-    """Claim 2: every student distilled from T1 beats its label-only baseline."""
-    return _verdict(2, evidence, _pairs(evidence, evidence.archs, (T1, evidence.loss), (BASELINE, LABEL_LOSS)),
-                    f"{evidence.measure}, baseline (RankNet on labels) -> T1 ({evidence.loss}), per student:")
+    """Claim 2: every student distilled from T1 beats its label-only baseline, both trained on
+    the same queries (:attr:`Evidence.same_query_t1` where the matrix's T1 students see more)."""
+    context = f"{evidence.measure}, baseline (RankNet on labels) -> T1 ({evidence.loss}), per student"
+    if evidence.same_query_t1 is None:
+        comparisons = _pairs(evidence, evidence.archs, (T1, evidence.loss), (BASELINE, LABEL_LOSS))
+        return _verdict(2, evidence, comparisons, context + ":")
+    comparisons = []
+    for arch in evidence.archs:
+        distilled, baseline = evidence.same_query_t1.get(arch), evidence.per_query.get((arch, BASELINE, LABEL_LOSS))
+        if distilled is None or baseline is None:
+            continue
+        comparisons.append(paired(arch, distilled, baseline, test=evidence.test, paper_effect=paper.rerank_effect(
+            (arch, T1, evidence.loss), (arch, BASELINE, LABEL_LOSS), evidence.measure)))
+    return _verdict(2, evidence, comparisons, context + (
+        f", the T1 students trained on the baselines' {evidence.same_query_count} judged queries "
+        f"(not on the unjudged ones the matrix's T1 students also see):"))
 
 
 @claim(3)
@@ -134,28 +151,33 @@ def ensemble_beats_single_teacher(evidence: Evidence) -> ClaimCheck:
 
 @claim(4)
 def students_beat_their_teacher(evidence: Evidence) -> ClaimCheck:
-    """Claim 4: ColBERT, PreTT and BERT_CAT distilled from T2 beat a BERT_CAT teacher.
+    """Claim 4: ColBERT, PreTT and BERT_CAT distilled from T2 beat their BERT_CAT teacher.
 
-    The reference is our own BERT_CAT teacher, which the paper quotes no figure for: the
-    comparisons are tested for the claimed direction only."""
+    The reference is our own BERT_CAT teacher where the profile trains one (the paper quotes no
+    figure for it: only the direction is tested), else T1 itself re-ranking the same
+    candidates, beside the paper's effect of each student over its T1, BERT-Base_CAT."""
     loss = evidence.loss
-    teacher = evidence.per_query.get(OWN_TEACHER)
-    comparisons = [] if teacher is None else [
-        paired(f"{arch} (T2) vs own BERT_CAT teacher", evidence.per_query[(arch, T2, loss)], teacher,
-               test=evidence.test, paper_effect=None)
+    own = evidence.per_query.get(OWN_TEACHER)
+    reference, name = (own, "own BERT_CAT teacher") if own is not None else (evidence.per_query.get(T1_TEACHER), "T1")
+    comparisons = [] if reference is None else [
+        paired(f"{arch} (T2) vs {name}", evidence.per_query[(arch, T2, loss)], reference, test=evidence.test,
+               paper_effect=None if own is not None else paper.rerank_effect((arch, T2, loss), PAPER_T1_TEACHER,
+                                                                          evidence.measure))
         for arch in CLAIM4_ARCHS if (arch, T2, loss) in evidence.per_query]
     where = f" on {evidence.test_set}" if evidence.test_set else ""
-    if teacher is not None:
+    if reference is not None:
         missing = f"no T2 ({loss}) run of {', '.join(CLAIM4_ARCHS)}{where}"
     elif evidence.on_further_test_set:
-        missing = (_measured_on_test_only(evidence, "teacher runs (our own BERT_CAT's and the published ones)")
+        missing = (_measured_on_test_only(evidence, "teacher runs")
                    + ": there is no teacher to compare the students with")
     else:
-        missing = f"no run of our own BERT_CAT teacher{where}"
-    return _verdict(4, evidence, comparisons, (
-        f"At this scale T1 is a 7B RepLLaMA run, not the paper's BERT-Base_CAT, so the analogue of "
-        f"'students beat their teacher' is our own BERT_CAT teacher trained the standard way; the paper has no "
-        f"figure for it, so only the direction is tested. {evidence.measure}:"), missing)
+        missing = f"no run of T1 or of our own BERT_CAT teacher{where}"
+    context = (f"The paper's T1 is its BERT-Base_CAT teacher; here the reference is our own BERT_CAT teacher "
+               f"trained the standard way, which the paper has no figure for, so only the direction is tested. "
+               if own is not None else
+               "The reference is T1 itself re-ranking the same candidates (the paper's T1 is its BERT-Base_CAT "
+               "teacher). ")
+    return _verdict(4, evidence, comparisons, context + f"{evidence.measure}:", missing)
 
 
 @claim(5)

@@ -28,6 +28,14 @@ class Scale:
     #: Queries our own BERT_CAT teacher trains on, and its steps.
     own_teacher_queries: int
     own_teacher_steps: int
+    #: Whether the profile trains our own teacher (claim 4's reference; else T1 itself).
+    own_teacher: bool = True
+    #: T1's member and T2's members (published run names).
+    t1: str = "T1"
+    t2: tuple[str, ...] = ()
+    #: Training queries on which T2 has a member besides T1's (elsewhere T2 is T1 alone);
+    #: ``None``: unknown (official triples).
+    t2_distinct_queries: int | None = None
 
 
 _NOTES: Mapping[int, str] = {
@@ -36,14 +44,12 @@ _NOTES: Mapping[int, str] = {
        "ranges and margins are what a short fine-tune leaves, not what long training produces.",
     2: "Our students see {train_queries} training queries; a label-only baseline can already fit what so few "
        "queries teach, and a per-student test over {test_queries} test queries detects only large gains.",
-    3: "Our T1 (RepLLaMA-7B) and T2 (its mean with SPLADE++ and TAS-B) are almost equally good on "
-       "the test set itself, so their students can differ only by a little. The paper states the "
-       "claim for MSMARCO-DEV; on TREC-DL'19 its own PreTT and TK do better with T1, so only the "
-       "other students are checked there. Another training seed moves a single cell by more than "
-       "these differences (the method page measures it).",
-    4: "The reference is our own BERT_CAT teacher (RankNet on the labels of {own_teacher_queries} "
-       "queries, {own_teacher_steps} steps), not the paper's BERT-Base_CAT trained on 400K queries; small "
-       "cross-encoders trained on {train_queries} queries are weak, and may not beat it.",
+    3: "T2 (the mean of {t2}) differs from T1 ({t1}) only where a member besides {t1} ranked the query: "
+       "{t2_distinct} of our {train_queries} training queries; elsewhere it is {t1} alone, so their students "
+       "can differ only a little. The paper states the claim for MSMARCO-DEV; on TREC-DL'19 its own PreTT and "
+       "TK do better with T1, so only the other students are checked there. Another training seed moves a "
+       "single cell by about as much as these differences (the method page measures it).",
+    4: "",  # _OWN_REFERENCE or _T1_REFERENCE, by profile
     5: "The paper times a GPU re-ranking 1,000 candidates; we time CPU cores re-ranking our candidates with "
        "a small encoder, where fixed per-call costs and TK's float32 kernel pooling weigh more "
        "than on a GPU (chapter 6).",
@@ -55,13 +61,23 @@ _NOTES: Mapping[int, str] = {
 }
 
 
+_OWN_REFERENCE = ("The reference is our own BERT_CAT teacher (RankNet on the labels of {own_teacher_queries} "
+                  "queries, {own_teacher_steps} steps), not the paper's BERT-Base_CAT trained on 400K queries; small "
+                  "cross-encoders trained on {train_queries} queries are weak, and may not beat it.")
+_T1_REFERENCE = ("The reference is T1 itself ({t1}), a full-size published ranker trained on MS MARCO, re-ranking "
+                 "the same candidates; the paper's students are 6-layer DistilBERTs distilled on 40M triples, ours "
+                 "are distilled on {train_queries} queries for {student_steps} steps.")
+
+
 def scale_note(number: int, scale: Scale) -> str:
     """The note of claim ``number`` with the sizes of ``scale`` filled in."""
     train = "the official triples'" if scale.train_queries is None else f"{scale.train_queries:,}"
-    return _NOTES[number].format(train_queries=train, test_queries=f"{scale.test_queries:,}",
-                                 student_steps=f"{scale.student_steps:,}",
-                                 own_teacher_queries=f"{scale.own_teacher_queries:,}",
-                                 own_teacher_steps=f"{scale.own_teacher_steps:,}")
+    template = (_OWN_REFERENCE if scale.own_teacher else _T1_REFERENCE) if number == 4 else _NOTES[number]
+    distinct = "some" if scale.t2_distinct_queries is None else f"{scale.t2_distinct_queries:,}"
+    return template.format(t1=scale.t1, t2=", ".join(scale.t2) or "several teachers", t2_distinct=distinct,
+                           train_queries=train, test_queries=f"{scale.test_queries:,}",
+                           student_steps=f"{scale.student_steps:,}", own_teacher_queries=f"{scale.own_teacher_queries:,}",
+                           own_teacher_steps=f"{scale.own_teacher_steps:,}")
 
 
 def notes_for(checks: Sequence[ClaimCheck], scales: Mapping[str, Scale]) -> dict[tuple[int, str], str]:

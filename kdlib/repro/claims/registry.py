@@ -35,6 +35,11 @@ class Evidence:
         latency_ms: per-query latency (ms) of each architecture.
         dense: per-query ``measure`` of BERT_DOT dense retrieval by teacher (baseline, T1, T2).
         claim3_archs: the students claim 3 is checked for (``None``: all of ``archs``).
+        same_query_t1: per architecture, the per-query ``measure`` of its T1 student trained on
+            exactly the label-only baseline's queries, where the matrix's T1 students train on
+            more (unjudged queries too): claim 2 compares on the same queries (``None``: the
+            matrix's T1 students already do).
+        same_query_count: how many queries those T1 students (and the baselines) trained on.
         test: the paired test (``eval.significance``).
         test_set: the test set ``per_query`` (and ``dense``) were measured on, for the evidence
             and ``claims.csv``.
@@ -51,6 +56,8 @@ class Evidence:
     latency_ms: Mapping[str, pd.Series] | None = None
     dense: Mapping[str, pd.Series] | None = None
     claim3_archs: Sequence[str] | None = None
+    same_query_t1: Mapping[str, pd.Series] | None = None
+    same_query_count: int | None = None
     test: Test = "ttest"
     test_set: str = ""
     primary_test_set: str = ""

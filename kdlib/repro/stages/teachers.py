@@ -124,33 +124,40 @@ def raw_member_scores(profile: Profile) -> pd.DataFrame:
     rows = []
     for member in published_members(profile):
         scores = member_scores(dataset, triples, member)
-        for kind, values in (("positive", scores.pos), ("negative", scores.neg)):
+        # Only the triples of queries the member ranked (elsewhere it takes no part).
+        for kind, values in (("positive", scores.pos[scores.covered]), ("negative", scores.neg[scores.covered])):
             rows += [{"teacher": member, "kind": kind, "score": float(v),
-                      "imputed_pairs": scores.imputed, "pairs": scores.pairs} for v in values]
+                      "imputed_pairs": scores.imputed, "pairs": 2 * int(scores.covered.sum())} for v in values]
     return pd.DataFrame(rows)
 
 
 def teacher_coverage(profile: Profile) -> pd.DataFrame:
     """How much of the distillation triples each published member really scored.
 
-    One row per member: ``pairs`` (two per triple), ``scored`` (pairs in the member's run),
-    ``imputed`` (the rest: given the query's lowest score with ``teacher.unscored:
-    query_min``), ``share_scored``, and ``triples_fully_scored`` (both passages scored).
+    One row per member: ``queries`` (training queries its run ranked), ``pairs`` (two per
+    triple of those queries), ``scored`` (pairs in the member's run), ``imputed`` (the rest:
+    given the query's lowest score with ``teacher.unscored: query_min``), ``share_scored``, and
+    ``triples_fully_scored`` (both passages scored). A member takes no part in the queries its
+    run did not rank (:mod:`kdlib.teacher.published`).
     """
     from kdlib.teacher.files import uses_teacher_files
     from kdlib.teacher.members import published_members
     from kdlib.train.pipeline import distillation_triples
 
     if uses_teacher_files(profile):  # the files score every triple; no member runs
-        return pd.DataFrame(columns=["member", "pairs", "scored", "imputed", "share_scored", "triples_fully_scored"])
-    dataset, triples = distillation_triples(profile)
+        return pd.DataFrame(columns=["member", "queries", "pairs", "scored", "imputed", "share_scored",
+                                     "triples_fully_scored"])
+    dataset, all_triples = distillation_triples(profile)
     rows = []
     for member in published_members(profile):
         run = dataset.runs[member]
+        triples = [t for t in all_triples if run.get(t.qid)]
+        if not triples:
+            continue
         pos = [t.pos_pid in run.get(t.qid, {}) for t in triples]
         neg = [t.neg_pid in run.get(t.qid, {}) for t in triples]
         scored = sum(pos) + sum(neg)
-        rows.append({"member": member, "pairs": 2 * len(triples), "scored": scored,
+        rows.append({"member": member, "queries": len({t.qid for t in triples}), "pairs": 2 * len(triples), "scored": scored,
                      "imputed": 2 * len(triples) - scored, "share_scored": scored / (2 * len(triples)),
                      "triples_fully_scored": sum(p and n for p, n in zip(pos, neg)) / len(triples)})
     return pd.DataFrame(rows)
