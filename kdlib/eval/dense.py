@@ -267,6 +267,7 @@ def dense_retrieval(
     batch_size: int = 128,
     bf16: bool = True,
     progress: bool = False,
+    encoded: DenseCorpus | None = None,
 ) -> DenseResult:
     """Retrieve the top ``k`` passages of every query of ``dataset`` from ``corpus``.
 
@@ -282,6 +283,8 @@ def dense_retrieval(
         batch_size: texts per forward pass.
         bf16: bf16 autocast during encoding.
         progress: show tqdm bars.
+        encoded: ``corpus`` already encoded by this ranker (:func:`encode_corpus`), e.g. for a
+            second query set over the same collection; its encoding time is then reported as 0.
 
     Returns:
         Runs, index sizes, and encode, build and search times.
@@ -289,7 +292,8 @@ def dense_retrieval(
     if not index_kinds:
         raise ValueError("dense_retrieval: expected at least one index kind")
     start = time.perf_counter()
-    dense = encode_corpus(ranker, corpus, batch_size=batch_size, bf16=bf16, progress=progress)
+    dense = encoded if encoded is not None else encode_corpus(ranker, corpus, batch_size=batch_size, bf16=bf16,
+                                                              progress=progress)
     encode_seconds = time.perf_counter() - start
 
     qids = list(dataset.queries)

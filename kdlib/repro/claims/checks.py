@@ -14,10 +14,9 @@ no number, the comparison is tested for the claimed direction only:
 
 Claim 1 describes score ranges rather than comparing runs; its evidence carries the spread
 (standard deviation over test triples) instead of a p-value, and its verdict is *reproduced*
-when both halves of the description hold, *not reproduced* otherwise. Claims 1, 4, 5 and 7
-are measured on ``data.test`` only (score statistics, the teachers' runs, latency and dense
-retrieval are not run on further test sets): elsewhere they are *not tested*, and their
-evidence says so.
+when both halves of the description hold, *not reproduced* otherwise. Claims 1, 4 and 5
+are measured on ``data.test`` only (score statistics, the teachers' runs and latency are not
+run on further test sets): elsewhere they are *not tested*, and their evidence says so.
 """
 from __future__ import annotations
 
@@ -233,5 +232,5 @@ def dense_retrieval_gains(evidence: Evidence) -> ClaimCheck:
                    else "dense runs of baseline, T1 and T2 are not all present")
         return check(7, Verdict.NOT_TESTED, missing, test_set=evidence.test_set, measure=evidence.measure)
     return _verdict(7, evidence, comparisons,
-                    f"BERT_DOT dense retrieval over the test corpus (not MSMARCO-DEV's 8.8M passages; effects, "
+                    f"BERT_DOT dense retrieval over the test set's corpus (not MS MARCO's 8.8M passages; effects, "
                     f"not levels, are compared with the paper's DistilBERT_DOT), {evidence.measure}:")

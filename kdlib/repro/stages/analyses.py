@@ -13,7 +13,7 @@ import pandas as pd
 from kdlib.core import artifacts
 from kdlib.core.profiles import Profile
 from kdlib.repro.matrix import baseline_cells, dense_cells, student_call
-from kdlib.repro.splits import splits
+from kdlib.repro.splits import splits, test_set
 from kdlib.repro.stage import stage
 from kdlib.repro.stages.students import StudentRun, student
 
@@ -112,47 +112,68 @@ def _dense_students(profile: Profile) -> list:
        depends_on=("student",),
        upstream=_dense_students)
 def _dense_retrieval(profile: Profile, out: Path) -> None:
+    from kdlib.data.irds import measures_for
     from kdlib.data.sources import source_for
-    from kdlib.eval.dense import dense_retrieval
+    from kdlib.eval.dense import dense_retrieval, encode_corpus
     from kdlib.eval.measures import evaluate, evaluate_per_query
 
-    test = splits(profile).test
-    corpus = source_for(profile.data).passages_to_index(test, profile.eval.dense_corpus)
+    source = source_for(profile.data)
+    # Every test set: data.test with the profile's measures, each eval dataset with its own
+    # (MRR@10 on the dev sample, the measure of the paper's dense claim on MSMARCO-DEV).
+    test_sets = {profile.data.test: (splits(profile).test, profile.eval.measures),
+                 **{name: (test_set(profile, name), measures_for(name)) for name in profile.data.eval_datasets}}
     measure_rows, stat_rows, query_rows = [], [], []
     for cell in dense_cells(profile):
         run = student(profile, cell.arch, cell.teacher, cell.loss)
-        result = dense_retrieval(run.load_model(), test, corpus, index_kinds=profile.eval.dense_index,
-                                 k=min(1000, len(corpus)), batch_size=profile.eval.batch_size)
-        for kind, dense_run in result.runs.items():
-            for m, v in evaluate(dense_run, test.qrels, profile.eval.measures).items():
-                measure_rows.append({"teacher": cell.teacher, "index": kind, "measure": m, "value": v})
-            for r in evaluate_per_query(dense_run, test.qrels, profile.eval.measures).itertuples():
-                query_rows.append({"teacher": cell.teacher, "index": kind, "qid": r.qid, "measure": r.measure,
-                                   "value": r.value})
-            stat_rows.append({"teacher": cell.teacher, "index": kind, "passages": result.n_passages,
-                              "dim": result.dim, "index_mb": result.index_bytes[kind] / 2**20,
-                              "build_s": result.build_seconds[kind],
-                              "search_ms_per_query": result.search_ms_per_query[kind],
-                              "query_encode_ms": result.query_encode_ms_per_query,
-                              "corpus_encode_s": result.encode_seconds})
+        model = run.load_model()
+        shared = None  # the whole collection ("all") is the same for every test set: encoded once
+        for name, (dataset, measures) in test_sets.items():
+            corpus = source.passages_to_index(dataset, profile.eval.dense_corpus)
+            if profile.eval.dense_corpus == "all" and shared is None:
+                shared = encode_corpus(model, corpus, batch_size=profile.eval.batch_size)
+            result = dense_retrieval(model, dataset, corpus, index_kinds=profile.eval.dense_index,
+                                     k=min(1000, len(corpus)), batch_size=profile.eval.batch_size,
+                                     encoded=shared if profile.eval.dense_corpus == "all" else None)
+            qrels = {q: j for q, j in dataset.qrels.items() if q in dataset.queries}
+            for kind, dense_run in result.runs.items():
+                for m, v in evaluate(dense_run, qrels, measures).items():
+                    measure_rows.append({"dataset": name, "teacher": cell.teacher, "index": kind, "measure": m,
+                                         "value": v})
+                for r in evaluate_per_query(dense_run, qrels, measures).itertuples():
+                    query_rows.append({"dataset": name, "teacher": cell.teacher, "index": kind, "qid": r.qid,
+                                       "measure": r.measure, "value": r.value})
+                stat_rows.append({"dataset": name, "teacher": cell.teacher, "index": kind,
+                                  "passages": result.n_passages, "dim": result.dim,
+                                  "index_mb": result.index_bytes[kind] / 2**20,
+                                  "build_s": result.build_seconds[kind],
+                                  "search_ms_per_query": result.search_ms_per_query[kind],
+                                  "query_encode_ms": result.query_encode_ms_per_query,
+                                  "corpus_encode_s": result.encode_seconds})
     artifacts.write_csv(out / "per_query.csv", pd.DataFrame(query_rows))
     artifacts.write_csv(out / "measures.csv", pd.DataFrame(measure_rows))
     artifacts.write_csv(out / "stats.csv", pd.DataFrame(stat_rows))
 
 
-def dense(profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Dense retrieval with the BERT_DOT students (baseline, T1, T2) over the test corpus.
+def dense(profile: Profile, dataset: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Dense retrieval with the BERT_DOT students (baseline, T1, T2) over test set ``dataset``'s
+    corpus (default ``data.test``; each of ``data.eval_datasets`` is searched too).
 
     Returns:
         ``(measures, stats)``: rows (teacher, index, measure, value), and per (teacher, index)
         the index size, build time, query time and corpus size.
     """
     out = _dense_retrieval.run(profile)
-    return pd.read_csv(out / "measures.csv"), pd.read_csv(out / "stats.csv")
+    name = dataset or profile.data.test
+    frames = [pd.read_csv(out / f) for f in ("measures.csv", "stats.csv")]
+    measures, stats = (f[f["dataset"] == name].drop(columns="dataset").reset_index(drop=True) for f in frames)
+    return measures, stats
 
 
-def dense_per_query(profile: Profile, index: str = "Flat", measure: str = "nDCG@10") -> dict[str, pd.Series]:
-    """Per-query ``measure`` of BERT_DOT dense retrieval, by teacher (``baseline``, ``T1``, ``T2``)."""
+def dense_per_query(profile: Profile, index: str = "Flat", measure: str = "nDCG@10",
+                    dataset: str | None = None) -> dict[str, pd.Series]:
+    """Per-query ``measure`` of BERT_DOT dense retrieval on test set ``dataset`` (default
+    ``data.test``), by teacher (``baseline``, ``T1``, ``T2``)."""
     frame = pd.read_csv(_dense_retrieval.run(profile) / "per_query.csv", dtype={"qid": str})
-    frame = frame[(frame["index"] == index) & (frame["measure"] == measure)]
+    frame = frame[(frame["dataset"] == (dataset or profile.data.test)) & (frame["index"] == index)
+                  & (frame["measure"] == measure)]
     return {t: part.set_index("qid")["value"] for t, part in frame.groupby("teacher")}
