@@ -72,6 +72,7 @@ from kdlib.data.triples import (
     sample_candidate_pairs,
     sample_label_triples,
     split_queries,
+    training_origins,
     training_qids,
     training_splits,
 )
@@ -135,6 +136,7 @@ __all__ = [
     "sample_candidate_pairs",
     "sample_label_triples",
     "split_queries",
+    "training_origins",
     "training_qids",
     "training_splits",
 ]

@@ -206,6 +206,13 @@ def training_qids(dataset: Dataset) -> list[str]:
     return judged + sorted((q for q in scored - seen if q in dataset.queries), key=qid_sort_key)
 
 
+def training_origins(data_config: DataConfig) -> dict[str, str]:
+    """qid -> the training dataset it comes from, for every query of ``data.train``: a
+    published run's scale can differ between datasets (:mod:`kdlib.teacher.published`)."""
+    return {qid: name for name in data_config.train
+            for qid in _load(data_config, name, candidates=False, training=True).queries}
+
+
 def training_splits(data_config: DataConfig) -> Splits:
     """Train, validation and test datasets of a :class:`kdlib.core.profiles.DataConfig`.
 

@@ -15,11 +15,15 @@ absent. Such a pair gets that member's *minimum* score for the query: the system
 the passage below everything it returned, and the minimum is the closest known score
 that keeps that order. :func:`member_scores` counts how often this happens.
 
-Normalisation (``zscore``): the members' scales differ (RepLLaMA ~0.74-0.94, SPLADE ~10-30),
-so per member ``z = (s - mean_k) / std_k * scale`` with the mean and standard deviation of
-all of member ``k``'s scores on these triples (positives and negatives together); the
-ensemble (T2) is the mean over members of the normalised scores. ``scale`` sets the
-spread, and so the size of the margins Margin-MSE regresses on.
+Normalisation (``zscore``): the members' scales differ (RepLLaMA ~0.74-0.94, TAS-B ~90-115,
+SPLADE++ ~10^5), so per member ``z = (s - mean_k) / std_k * scale`` with the mean and standard
+deviation of all of member ``k``'s scores on these triples (positives and negatives together);
+the ensemble (T2) is the mean over members of the normalised scores. ``scale`` sets the
+spread, and so the size of the margins Margin-MSE regresses on. A run's scale can also differ
+between the years it ranked (the pack's SPLADE++ scores TREC DL 2020 at ~10^5 and TREC DL 2021
+and 2022, quantised on another index, at ~10^6), so ``groups`` (qid -> its training dataset)
+standardises each member within each group: one year's scale then cannot shrink another's
+margins.
 """
 from __future__ import annotations
 
@@ -122,6 +126,22 @@ def member_scores(dataset: Any, triples: Sequence[Any], member: str) -> MemberSc
     return MemberScores(values[:len(triples)], values[len(triples):], imputed, len(pairs), covered)
 
 
+def normalise_groups(values: np.ndarray, keys: Sequence[str], member: str, normalisation: str, scale: float,
+                     groups: Mapping[str, str] | None) -> np.ndarray:
+    """:func:`normalise` within each group of ``groups`` (``keys[i]``, a qid, -> its group; a qid
+    without a group is its own ``None`` group); ``groups=None``: all values together."""
+    if groups is None:
+        return normalise(values, member, normalisation, scale)
+    labels = np.array([groups.get(k, "") for k in keys], dtype=object)
+    out = np.array(values, dtype=float)
+    for label in dict.fromkeys(labels):
+        part = labels == label
+        if np.isnan(out[part]).all():
+            continue  # the member did not rank this group's queries
+        out[part] = normalise(out[part], f"{member} ({label or 'ungrouped'})", normalisation, scale)
+    return out
+
+
 def _mean_of_members(values: Sequence[np.ndarray], keys: Sequence[str], members: Sequence[str]) -> np.ndarray:
     """Per item, the mean over the members that have a value (not ``nan``) for it.
 
@@ -151,6 +171,7 @@ def published_teacher_scores(
     *,
     normalisation: str = "zscore",
     scale: float = 4.0,
+    groups: Mapping[str, str] | None = None,
 ) -> list:
     """Teacher scores of ``triples`` from published runs: one member (T1) or their mean (T2).
 
@@ -160,6 +181,8 @@ def published_teacher_scores(
         members: run names (``rep_llama``, ``splade_pp``, ``tas_b``, ``ada2``).
         normalisation: ``zscore`` (per member, then times ``scale``) or ``none`` (raw).
         scale: standard deviation of each member's scores after ``zscore``.
+        groups: qid -> its group (training dataset), each standardised on its own (module
+            docstring); ``None``: all scores of a member together.
 
     Returns:
         :class:`kdlib.data.formats.TeacherScore` records, in the order of ``triples``
@@ -170,14 +193,15 @@ def published_teacher_scores(
     if not members:
         raise KdlibError("published_teacher_scores needs at least one member run")
     normalised = []
+    qids = [t.qid for t in triples] * 2
     for member in members:
         scores = member_scores(dataset, triples, member)
         log.info("published teacher %s: ranks %d of %d triples' queries; %d of %d pairs imputed with the "
                  "query's minimum score", member, int(scores.covered.sum()), len(triples), scores.imputed,
                  scores.pairs)
         # Positives and negatives share one standardisation (the pair's margin keeps its meaning).
-        normalised.append(normalise(np.concatenate([scores.pos, scores.neg]), member, normalisation, scale))
-    qids = [t.qid for t in triples] * 2
+        normalised.append(normalise_groups(np.concatenate([scores.pos, scores.neg]), qids, member, normalisation,
+                                           scale, groups))
     both = _mean_of_members(normalised, qids, members)
     total_pos, total_neg = both[:len(triples)], both[len(triples):]
     return [TeacherScore(float(p), float(n), t.qid, t.pos_pid, t.neg_pid)

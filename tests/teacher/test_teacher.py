@@ -163,3 +163,18 @@ def test_teacher_ranking_is_built_like_the_teacher_files():
     assert raw["1"]["b"] == 10.0  # outside the run: query 1's minimum
     with pytest.raises(KdlibError, match="unknown normalisation"):
         published_teacher_ranking(data, lists, ["large"], normalisation="minmax")
+
+
+def test_groups_standardise_each_training_dataset_on_its_own():
+    # SPLADE++ scores TREC DL 2020 at ~1e5 and 2021 at ~1e6: standardised together, the small
+    # year's margins would shrink to almost nothing.
+    queries = {"1": "q one", "2": "q two"}
+    passages = {p: p for p in "abcd"}
+    runs = {"splade": {"1": {"a": 2.0e5, "b": 1.0e5}, "2": {"c": 3.0e6, "d": 1.0e6}}}
+    data = Dataset("years", queries, passages, None, runs)
+    triples = [Triple("1", "a", "b"), Triple("2", "c", "d")]
+    together = published_teacher_scores(data, triples, ["splade"], scale=1.0)
+    apart = published_teacher_scores(data, triples, ["splade"], scale=1.0, groups={"1": "dl20", "2": "dl21"})
+    margin = [r.pos_score - r.neg_score for r in together]
+    assert margin[0] < 0.2 * margin[1]
+    assert [r.pos_score - r.neg_score for r in apart] == pytest.approx([2.0, 2.0])

@@ -64,7 +64,7 @@ def _teacher_file_upstream(profile: Profile, teacher: TeacherSetting) -> list[Ca
 @stage("teacher_file", sections=(*TRIPLE_SECTIONS, "teacher.normalisation", "teacher.scale"),
        depends_on=("own_teacher",), upstream=_teacher_file_upstream)
 def _write_teacher_file(profile: Profile, out: Path, teacher: TeacherSetting) -> None:
-    from kdlib.data import write_teacher_scores
+    from kdlib.data import training_origins, write_teacher_scores
     from kdlib.teacher import published_teacher_scores, score_triples
     from kdlib.train.pipeline import distillation_triples
 
@@ -74,8 +74,10 @@ def _write_teacher_file(profile: Profile, out: Path, teacher: TeacherSetting) ->
         score_triples([own_teacher(profile).model_dir], triples, path, dataset=dataset,
                       batch_size=profile.eval.batch_size, device=profile.device, progress=False)
     elif teacher.normalised:
+        # Each training dataset standardised on its own: a run's scale differs between years.
         records = published_teacher_scores(dataset, triples, list(teacher.members),
-                                           normalisation=profile.teacher.normalisation, scale=profile.teacher.scale)
+                                           normalisation=profile.teacher.normalisation, scale=profile.teacher.scale,
+                                           groups=training_origins(profile.data))
         write_teacher_scores(records, path)
     else:
         raise ValueError(f"teacher {teacher.name} cannot mix published runs and our own model: {teacher.members}")
