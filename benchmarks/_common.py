@@ -74,14 +74,17 @@ def machine(dev: torch.device) -> str:
     return f"{model}, {os.cpu_count()} cores"
 
 
-def result_line(name: str, **figures) -> None:
-    """Print one figure set as ``RESULT name key=value ...`` (floats to 4 significant digits)."""
+def result_line(name: str, **figures) -> str:
+    """Print one figure set as ``RESULT name key=value ...`` (floats to 4 significant digits);
+    returns the line (e.g. to write a rate file from a run's own lines)."""
     def text(value) -> str:
         if isinstance(value, float):
             return f"{value:.4g}"
         return str(value).replace(" ", "_")
 
-    print("RESULT", name, " ".join(f"{k}={text(v)}" for k, v in figures.items()), flush=True)
+    line = " ".join(["RESULT", name, " ".join(f"{k}={text(v)}" for k, v in figures.items())])
+    print(line, flush=True)
+    return line
 
 
 def real_triples(n: int, seed: int = 0) -> list[tuple[str, str, str]]:

@@ -31,24 +31,38 @@ device is waited for only after the first (warm-up, not timed) and the last step
 ``first_step_s`` the time from calling ``train`` to the end of step 1 (model to device,
 optimiser, tokenising ahead of the steps, warm-up), which the throughput does not count.
 
+``--score`` also measures forward-only scoring (``score_<arch>``: (query, passage) pairs/s as
+re-ranking runs them, :func:`bench_kdlib_scoring`), the rate validation and test re-ranking need.
+
 Every figure is printed once as a ``RESULT`` line (``name key=value ...``) for tables and CI logs.
+``--write-rates FILE`` turns the run's RESULT lines (or, with ``--rates-from LOG``, those of
+earlier runs' logs, measuring nothing) into a rate file (:mod:`kdlib.repro.rates`: the measured
+triples/s and pairs/s with the device, date, commit, precision, encoder shape and lengths),
+written atomically: committed as ``kdlib/repro/rates/<device>.yaml``, it is what
+``kdlib book --dry-run`` turns into GPU hours.
 
 Run: ``PYTHONPATH=. python benchmarks/bench_train.py [--steps 10] [--batch-size 16]
-[--encoders minilm:6 splade-tiny random:6:768] [--precision auto|bf16|fp16|fp32] [--repeats 1]``
-(CPU or CUDA, detected; ``--repeats N`` keeps the fastest of N runs of every measurement).
+[--encoders minilm:6 splade-tiny random:6:768] [--precision auto|bf16|fp16|fp32] [--repeats 1]
+[--score] [--write-rates FILE]`` (CPU or CUDA, detected; ``--repeats N`` keeps the fastest of N
+runs of every measurement).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import importlib.util
+import io
 import os
 import random
+import re
+import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (bench_triples, device, encoder_path, machine, matmul_peak, offline_tokenizer,  # noqa: E402
@@ -163,9 +177,39 @@ def bench_kdlib(arch: str, shape: Shape, triples, scores, steps: int, batch_size
     seconds, first_step = min(runs)
     compute = min(compute_only_seconds(ranker, losses.get("margin_mse"), collated, config, dev) for _ in range(repeats))
     return {"triples_per_s": (steps - 1) * batch_size / seconds, "flops_per_s": flops / seconds,
+            "width": ranker.hidden_size,
             "step_ms": 1e3 * seconds / (steps - 1), "compute_ms": 1e3 * compute / (steps - 1),
             "host_overhead_ms": 1e3 * (seconds - compute) / (steps - 1),
             "compute_flops_per_s": flops / compute, "first_step_s": first_step}
+
+
+def bench_kdlib_scoring(arch: str, shape: Shape, triples, batch_size: int, dev, precision: str = "auto",
+                        repeats: int = 1) -> float:
+    """Forward-only scoring pairs/s of kdlib's ``arch`` as re-ranking runs it: :meth:`Ranker.score`
+    (eval and inference mode, pairs batched by length) under the training precision's autocast,
+    with sdpa attention (the faster one for scoring), on the (query, passage) pairs of
+    ``triples``. The first pass is warm-up, not timed; the fastest of ``repeats`` timed passes
+    counts. The word-piece memo is emptied before each pass: re-ranking meets each pair once."""
+    from kdlib import models
+    from kdlib.runtime.precision import autocast, resolve_precision
+
+    resolved = resolve_precision(precision, dev)
+    ranker = models.build(arch, shape.path, num_layers=shape.layers, query_max_len=QUERY_LEN,
+                          passage_max_len=PASSAGE_LEN, attn_implementation="sdpa").to(dev)
+    queries = [q for q, _, _ in triples for _ in (0, 1)]
+    passages = [p for _, a, b in triples for p in (a, b)]
+
+    def run() -> float:
+        ranker.__dict__.pop("_word_piece_memo", None)
+        sync(dev)
+        start = time.perf_counter()
+        with autocast(dev, precision=resolved):
+            ranker.score(queries, passages, batch_size=batch_size)  # returns CPU scores: waits for the device
+        sync(dev)
+        return time.perf_counter() - start
+
+    run()
+    return len(queries) / min(run() for _ in range(repeats))
 
 
 def compute_only_seconds(ranker, loss_fn, collated: list[dict], config, dev) -> float:
@@ -288,6 +332,141 @@ PEERS = {"bert_dot": ("sentence-transformers MarginMSELoss", bench_st_biencoder)
          "bert_cat": ("transformers cross-encoder (CrossEncoder's model)", bench_hf_crossencoder)}
 
 
+#: RESULT figures of a measurement copied into the rate file beside the rate (where present).
+RATE_FIGURES = ("mfu", "compute_only_mfu", "host_overhead_ms", "peer_same_precision_triples_per_s",
+                "ratio_vs_same_precision")
+
+
+#: RESULT figures that are words even where they look like numbers (a torch version such as 2.10).
+TEXT_FIGURES = ("device", "encoder", "peer", "precision", "torch")
+
+
+def parse_result(line: str) -> tuple[str, dict[str, Any]] | None:
+    """``(name, figures)`` of a ``RESULT name key=value ...`` line (numbers as numbers, but for
+    :data:`TEXT_FIGURES`); ``None`` for any other line."""
+    if not line.startswith("RESULT "):
+        return None
+    name, _, rest = line[len("RESULT "):].strip().partition(" ")
+    figures: dict[str, Any] = {}
+    for item in rest.split():
+        key, _, value = item.partition("=")
+        for kind in (() if key in TEXT_FIGURES else (int, float)):
+            try:
+                figures[key] = kind(value)
+                break
+            except ValueError:
+                continue
+        else:
+            figures[key] = value
+    return name, figures
+
+
+def rates_document(lines: Iterable[str], *, source: str, command: str, encoder: str | None = None,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The rate document (:mod:`kdlib.repro.rates`) of a run's output ``lines``.
+
+    ``train_<arch>`` RESULT lines give training triples/s, ``score_<arch>`` lines scoring
+    pairs/s (by batch size; where an (architecture, batch) was measured more than once, the
+    fastest counts: other work only ever slows a run down), the ``machine:`` line the device,
+    ``matmul_peak`` the in-run peak, a ``texts:`` line that synthetic texts stood in. A rate file
+    holds one encoder and one precision: ``encoder`` (as the lines name it, e.g.
+    ``random-L6-H768``) picks one where the lines hold several.
+
+    Raises:
+        SystemExit: no measurement, several encoders and no ``encoder``, mixed precisions, or
+            lines without the encoder's shape.
+    """
+    from kdlib.repro.rates import FORMAT, UNITS
+
+    lines = list(lines)
+    measured: dict[str, dict[str, dict[int, dict[str, Any]]]] = {"training": {}, "scoring": {}}
+    device, torch_version, texts = None, None, "TREC DL 2020 BM25 run (the data pack)"
+    peaks: dict[str, float] = {}
+    conditions: dict[str, Any] = {}
+    found = [result for result in map(parse_result, lines) if result]
+    encoders = sorted({f["encoder"] for n, f in found if n.startswith(("train_", "score_"))})
+    if not encoders:
+        raise SystemExit("no train_<arch> or score_<arch> RESULT lines: nothing to write a rate file from")
+    if encoder is None and len(encoders) > 1:
+        raise SystemExit(f"RESULT lines of several encoders ({', '.join(encoders)}); a rate file holds one: "
+                         f"pass --rates-encoder")
+    encoder = encoder or encoders[0]
+    if encoder not in encoders:
+        raise SystemExit(f"no RESULT lines of encoder {encoder!r}; found {', '.join(encoders)}")
+    for line in lines:
+        if line.startswith("machine: "):
+            device = re.sub(r", torch threads:.*$", "", line[len("machine: "):]).strip()
+        elif line.startswith("texts: synthetic"):
+            texts = "synthetic, MS MARCO-like lengths (no TREC DL data pack)"
+    for name, figures in found:
+        if name == "matmul_peak":  # one per run: the best of them
+            for key, value in figures.items():
+                if key.endswith("_tflops") and isinstance(value, (int, float)) and value == value:
+                    peaks[key[:-len("_tflops")]] = max(value, peaks.get(key[:-len("_tflops")], 0))
+            device = device or figures.get("device")
+            torch_version = figures.get("torch", torch_version)
+            continue
+        kind = {"train": "training", "score": "scoring"}.get(name.partition("_")[0])
+        if kind is None or figures.get("encoder") != encoder:
+            continue
+        arch = name.partition("_")[2]
+        rate_key = "kdlib_triples_per_s" if kind == "training" else "kdlib_pairs_per_s"
+        shape = re.fullmatch(r"random-L(\d+)-H(\d+)", encoder)
+        layers = figures.get("layers", int(shape.group(1)) if shape else None)
+        width = figures.get("width", int(shape.group(2)) if shape else None)
+        if layers is None or width is None:
+            raise SystemExit(f"RESULT {name}: no layers/width for encoder {encoder!r} (a log of an older bench_train)")
+        now = {"precision": figures["precision"], "layers": layers, "width": width,
+               "query": figures.get("query_len", QUERY_LEN), "passage": figures.get("passage_len", PASSAGE_LEN)}
+        for key, value in now.items():
+            if conditions.setdefault(key, value) != value:
+                raise SystemExit(f"RESULT lines of encoder {encoder!r} mix {key} {conditions[key]!r} and {value!r}; "
+                                 f"a rate file holds one")
+        entry = {"batch_size": int(figures["batch"]), UNITS[kind]: float(figures[rate_key]),
+                 **{k: figures[k] for k in RATE_FIGURES
+                    if isinstance(figures.get(k), (int, float)) and figures[k] == figures[k]}}  # not NaN
+        previous = measured[kind].setdefault(arch, {}).get(entry["batch_size"])
+        if previous is None or previous[UNITS[kind]] < entry[UNITS[kind]]:
+            measured[kind][arch][entry["batch_size"]] = entry
+    if not measured["training"]:
+        raise SystemExit(f"no train_<arch> RESULT lines of encoder {encoder!r}: a rate file needs a training rate")
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    provenance = {"device": device or "unknown", "date": today, "source": source, "commit": git_commit(),
+                  "command": command, "texts": texts}
+    if peaks:
+        provenance["matmul_peak_tflops"] = peaks
+    if torch_version:
+        provenance["torch"] = str(torch_version)
+    provenance.update(extra or {})
+    return {"format": FORMAT, "provenance": provenance, "precision": conditions["precision"],
+            "encoder": {"spec": encoder, "layers": conditions["layers"], "width": conditions["width"]},
+            "lengths": {"query": conditions["query"], "passage": conditions["passage"]},
+            **{kind: {arch: [by_batch[b] for b in sorted(by_batch)] for arch, by_batch in archs.items()}
+               for kind, archs in measured.items()}}
+
+
+def git_commit() -> str | None:
+    """The checkout's commit (``-dirty`` when tracked files changed), or ``None`` outside git."""
+    try:
+        done = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], capture_output=True,
+                              text=True, check=True, cwd=Path(__file__).resolve().parent, timeout=10)
+        return done.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def write_rate_file(path: str, lines: Iterable[str], *, source: str, encoder: str | None,
+                    extra: dict[str, Any] | None = None) -> None:
+    """Write the rate file of ``lines`` (:func:`rates_document`) to ``path`` atomically."""
+    from kdlib.repro import rates
+
+    command = " ".join(["benchmarks/bench_train.py", *sys.argv[1:]])
+    document = rates_document(list(lines), source=source, command=command, encoder=encoder, extra=extra)
+    rates.write(document, path, header="Written by benchmarks/bench_train.py --write-rates from its RESULT lines "
+                                       "(kdlib/repro/rates/__init__.py describes the format).")
+    print(f"rate file: {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10)
@@ -301,18 +480,45 @@ def main() -> None:
     parser.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
                         help="kdlib's training precision; the same-precision peer runs the same autocast "
                              "(fp16 without a gradient scaler: throughput only)")
+    parser.add_argument("--score", action="store_true",
+                        help="also measure forward-only scoring pairs/s of each architecture (RESULT score_<arch>)")
+    parser.add_argument("--score-batch", type=int, default=256,
+                        help="pairs per scoring batch (msmarco's eval.batch_size)")
+    parser.add_argument("--score-pairs", type=int, default=4096, help="pairs scored per timed pass")
+    parser.add_argument("--write-rates", metavar="FILE",
+                        help="write a rate file (kdlib/repro/rates/ format) from the RESULT lines, atomically")
+    parser.add_argument("--rates-from", nargs="+", metavar="LOG",
+                        help="with --write-rates: take the RESULT lines from these logs and measure nothing")
+    parser.add_argument("--rates-encoder", metavar="NAME",
+                        help="the encoder (as RESULT lines name it, e.g. random-L6-H768) of the rate file, where "
+                             "the lines hold several")
+    parser.add_argument("--rates-source", help="the rate file's provenance.source (default: says which run)")
     args = parser.parse_args()
+    if args.rates_from:
+        if not args.write_rates:
+            parser.error("--rates-from needs --write-rates")
+        lines = [line for log in args.rates_from for line in Path(log).read_text().splitlines()]
+        write_rate_file(args.write_rates, lines, encoder=args.rates_encoder,
+                        source=args.rates_source
+                        or f"benchmarks/bench_train.py RESULT lines of {', '.join(args.rates_from)}")
+        return
     dev = device()
-    print(f"machine: {machine(dev)}, torch threads: {torch.get_num_threads()}")
+    lines = [f"machine: {machine(dev)}, torch threads: {torch.get_num_threads()}"]
+    print(lines[0])
     peak_bf16 = matmul_peak(dev, torch.bfloat16)
     peak_fp32 = matmul_peak(dev, torch.float32)
     peak_fp16 = matmul_peak(dev, torch.float16) if dev.type == "cuda" else float("nan")
-    result_line("matmul_peak", device=dev.type, bf16_tflops=peak_bf16 / 1e12, fp32_tflops=peak_fp32 / 1e12,
-                fp16_tflops=peak_fp16 / 1e12)
+    lines.append(result_line("matmul_peak", device=dev.type, bf16_tflops=peak_bf16 / 1e12,
+                             fp32_tflops=peak_fp32 / 1e12, fp16_tflops=peak_fp16 / 1e12, torch=torch.__version__))
     from kdlib.runtime.precision import resolve_precision
 
     resolved = resolve_precision(args.precision, dev)
-    triples = bench_triples(args.steps * args.batch_size)
+    said = io.StringIO()  # bench_triples says on stdout when synthetic texts stand in; the rate file records it
+    with contextlib.redirect_stdout(said):
+        triples = bench_triples(args.steps * args.batch_size)
+        score_triples = bench_triples(max(1, args.score_pairs // 2), seed=1) if args.score else []
+    print(said.getvalue(), end="")
+    lines += said.getvalue().splitlines()
     scores = teacher_scores(triples)
     for spec in args.encoders:
         shape = Shape.parse(spec, [text for triple in triples for text in triple])
@@ -321,6 +527,8 @@ def main() -> None:
                                args.repeats)
             peak = {"fp32": peak_fp32, "fp16": peak_fp16}.get(resolved, peak_bf16)
             figures = {"encoder": shape.name, "batch": args.batch_size, "precision": resolved,
+                       "layers": shape.layers, "width": ours["width"], "query_len": QUERY_LEN,
+                       "passage_len": PASSAGE_LEN,
                        "kdlib_triples_per_s": ours["triples_per_s"], "kdlib_tflops": ours["flops_per_s"] / 1e12,
                        "mfu": ours["flops_per_s"] / peak, "step_ms": ours["step_ms"],
                        "compute_ms": ours["compute_ms"], "host_overhead_ms": ours["host_overhead_ms"],
@@ -338,7 +546,17 @@ def main() -> None:
                                peer_same_precision_triples_per_s=same,
                                ratio_vs_default=ours["triples_per_s"] / default,
                                ratio_vs_same_precision=ours["triples_per_s"] / same)
-            result_line(f"train_{arch}", **figures)
+            lines.append(result_line(f"train_{arch}", **figures))
+            if args.score:
+                pairs_per_s = bench_kdlib_scoring(arch, shape, score_triples, args.score_batch, dev, args.precision,
+                                                  args.repeats)
+                lines.append(result_line(f"score_{arch}", encoder=shape.name, batch=args.score_batch,
+                                         precision=resolved, layers=shape.layers, width=ours["width"],
+                                         query_len=QUERY_LEN, passage_len=PASSAGE_LEN, kdlib_pairs_per_s=pairs_per_s))
+    if args.write_rates:
+        write_rate_file(args.write_rates, lines, encoder=args.rates_encoder,
+                        source=args.rates_source or f"a run of benchmarks/bench_train.py on {machine(dev)}",
+                        extra={"steps": args.steps})
 
 
 if __name__ == "__main__":

@@ -289,12 +289,12 @@ def build_book(root: Path = REPO_ROOT, *, builder: str = "html", quiet: bool = F
     return root / "_build" / builder
 
 
-def dry_run(profile: Profile, log=print) -> float:
+def dry_run(profile: Profile, log=print, rates: str | None = None) -> float:
     """Print every download and stage of the plan with a GPU-hour estimate; returns the total
-    (:func:`kdlib.repro.plan.dry_run`)."""
+    (:func:`kdlib.repro.plan.dry_run`; ``rates``: a rate file instead of the profile's)."""
     from kdlib.repro.plan import dry_run as plan_only
 
-    return plan_only(profile, log)
+    return plan_only(profile, log, rates)
 
 
 def profile_summary(profile: Profile) -> dict[str, Any]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from kdlib import cli
 from kdlib.book import runner
 from kdlib.core import profiles
@@ -27,26 +29,37 @@ def test_msmarco_dry_run_lists_downloads_and_stage_estimates(capsys):
     for name, published in profile.teacher.published_files.items():
         line = next(line for line in out.splitlines() if published.url in line)
         assert f"md5 {published.md5}" in line and line.split()[0] == name
-    # Every stage has an estimate; the basis of the estimates is printed.
+    # Every stage has an estimate; the basis of the estimates is printed: the measured H200 rates.
     stages = [line for line in out.splitlines() if re.match(r"\s+\d+\. ", line)]
     assert all(re.search(r"\(~?[\d,.]+ GPU h\)$", line) for line in stages), stages
     assert sum(" student " in line for line in stages) == len(matrix_runs(profile))
+    assert "GPU hours from measured rates: NVIDIA H200, bf16 (kdlib/repro/rates/h200.yaml)" in out
+    assert "counted on the CPU" in out  # the FLOPs table, for the derived rates
+    assert "ASSUMED" not in out and "assumed device" not in out
+
+
+def test_without_a_rate_file_the_flops_estimate_is_labelled_an_assumption(capsys):
+    assert cli.main(["book", "--profile", "msmarco", "--dry-run", "--rates", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "GPU hours ASSUMED, not measured" in out
     assert "counted on the CPU" in out and "assumed device" in out and "TFLOP/s" in out
-    assert "no training throughput has been measured on a GPU" in out
+    runs = [line for line in out.splitlines() if line.startswith("        training ")]
+    assert runs and all(line.count(" assumed (") == 2 for line in runs), runs
 
 
-def test_estimates_follow_the_flops_table_and_the_profile():
+def test_flops_estimates_follow_the_flops_table_and_the_profile():
     profile = profiles.load("msmarco")
     table = estimate.flops_table()
     assert set(table.flops_per_triple) == {"bert_cat", "bert_dot", "colbert", "prett", "tk"}
     assert "benchmarks/measure_flops.py" in table.provenance["command"]
-    estimator = estimate.Estimator(profile, table)
+    estimator = estimate.Estimator(profile, estimate.AssumedThroughput(table))
     # 500k steps x 32 triples x ~1.2e11 FLOPs on ~3.4 TFLOP/s: hundreds of hours per student.
     assert 100 < estimator.student_hours("bert_dot") < 1000
     assert estimator.student_hours("tk") < estimator.student_hours("bert_dot")
     shorter = profiles.apply_overrides(profile, ["train.max_steps=50000"])
-    assert estimate.Estimator(shorter, table).student_hours("bert_dot") < estimator.student_hours("bert_dot") / 5
+    assert estimate.Estimator(shorter, estimate.AssumedThroughput(table)).student_hours("bert_dot") < \
+        estimator.student_hours("bert_dot") / 5
     faster = estimate.DeviceAssumption("a faster GPU", 2 * estimate.ASSUMED_DEVICE.peak_flops, 0.30)
-    assert estimate.Estimator(profile, table, faster).student_hours("bert_dot") == \
-        estimator.student_hours("bert_dot") / 2
-    assert runner.dry_run(profile, log=lambda *_: None) > 1000
+    assert estimate.Estimator(profile, estimate.AssumedThroughput(table, faster)).student_hours("bert_dot") == \
+        pytest.approx(estimator.student_hours("bert_dot") / 2)
+    assert runner.dry_run(profile, log=lambda *_: None, rates="none") > 1000

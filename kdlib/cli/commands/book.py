@@ -8,6 +8,9 @@ import time
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="embedded", help="tiny, embedded (default), msmarco or a YAML file")
     parser.add_argument("--dry-run", action="store_true", help="print the plan (runs, inputs, GPU hours) only")
+    parser.add_argument("--rates", metavar="NAME|FILE",
+                        help="with --dry-run: the rate file of the GPU hours (a shipped name such as h200, or a "
+                             "YAML file; `none` for FLOPs over an assumed device); default: the profile's `rates`")
     parser.add_argument("--force", action="store_true", help="re-execute notebooks even when unchanged")
     parser.add_argument("--only", action="append", metavar="NOTEBOOK",
                         help="execute only this notebook (e.g. 01_data); repeatable")
@@ -31,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         )
     profile = profiles.apply_overrides(profiles.load(args.profile), args.set)
     if args.dry_run:
-        runner.dry_run(profile)
+        runner.dry_run(profile, rates=args.rates)
         return 0
     start = time.perf_counter()
     timings = runner.execute(profile, force=args.force, only=args.only, jobs=args.jobs)

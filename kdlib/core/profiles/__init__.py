@@ -296,7 +296,12 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class Profile:
-    """One complete configuration of the reproduction."""
+    """One complete configuration of the reproduction.
+
+    ``rates`` names the rate file (``kdlib/repro/rates/<name>.yaml`` or a path) whose measured
+    throughput the dry run's GPU hours use (:mod:`kdlib.repro.estimate`); ``None``: FLOPs over
+    an assumed device. It changes no result.
+    """
 
     name: str
     description: str = ""
@@ -306,6 +311,7 @@ class Profile:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     device: str = "auto"
+    rates: str | None = None
     source: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
