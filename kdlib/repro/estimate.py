@@ -70,7 +70,10 @@ class DeviceAssumption:
 #: of BERT training at batch 32 without tensor cores.
 ASSUMED_DEVICE = DeviceAssumption("one 11 GB GPU as in the paper (GTX 1080 Ti class, fp32)", 11.3e12, 0.30)
 #: Training FLOPs of other encoders relative to DistilBERT's (6 layers, 768 wide): depth x width^2.
-ENCODER_FACTORS = {"distilbert-base-uncased": 1.0, "bert-base-uncased": 2.0, "bert-large-uncased": 7.1}
+ENCODER_FACTORS = {"distilbert-base-uncased": 1.0, "bert-base-uncased": 2.0, "bert-large-uncased": 7.1,
+                   # kdlib's aliases (layers x width^2 against DistilBERT's 6 x 768^2)
+                   "minilm": 6 * 384**2 / (6 * 768**2), "splade-tiny": 2 * 128**2 / (6 * 768**2),
+                   "tiny-random": 2 * 32**2 / (6 * 768**2)}
 #: Queries of the full-scale evaluation datasets (ir_datasets' counts).
 EVAL_QUERIES = {"msmarco-passage/dev/small": 6980, "msmarco-passage/trec-dl-2019/judged": 43}
 #: Lines of MS MARCO's official small training triples (and of each published teacher file).
