@@ -24,8 +24,8 @@ class PaddedPieces:
     """The word-piece ids of ``n`` texts as one right-padded matrix.
 
     Attributes:
-        ids: ``(n, width)`` int64; row ``i`` holds text ``i``'s pieces in its first
-            ``lengths[i]`` columns (the rest is 0 and never read).
+        ids: ``(n, width)`` integers (int64, or int32 to halve a large table); row ``i`` holds
+            text ``i``'s pieces in its first ``lengths[i]`` columns (the rest is 0, never read).
         lengths: ``(n,)`` int64, the number of pieces of each text.
     """
 
@@ -36,12 +36,12 @@ class PaddedPieces:
         return len(self.lengths)
 
     @classmethod
-    def from_lists(cls, pieces: Sequence[Sequence[int]]) -> PaddedPieces:
-        """Pieces given as one id list per text."""
+    def from_lists(cls, pieces: Sequence[Sequence[int]], dtype: type = np.int64) -> PaddedPieces:
+        """Pieces given as one id list per text, stored as ``dtype``."""
         lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
         width = int(lengths.max()) if len(pieces) else 0
-        ids = np.zeros((len(pieces), width), dtype=np.int64)
-        flat = np.fromiter(itertools.chain.from_iterable(pieces), dtype=np.int64, count=int(lengths.sum()))
+        ids = np.zeros((len(pieces), width), dtype=dtype)
+        flat = np.fromiter(itertools.chain.from_iterable(pieces), dtype=dtype, count=int(lengths.sum()))
         ids[_filled(lengths, width)] = flat  # row-major order of the True cells = concatenation order
         return cls(ids, lengths)
 
@@ -56,7 +56,7 @@ class PaddedPieces:
         empty = self.lengths == 0
         if not empty.any():
             return self
-        ids = self.ids if self.ids.shape[1] else np.zeros((len(self), 1), dtype=np.int64)
+        ids = self.ids if self.ids.shape[1] else np.zeros((len(self), 1), dtype=self.ids.dtype)
         ids = ids.copy()
         ids[empty, 0] = filler_id
         return PaddedPieces(ids, np.where(empty, 1, self.lengths))

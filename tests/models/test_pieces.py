@@ -63,3 +63,14 @@ def test_padded_pieces_take_and_edges():
     assert ids.shape == mask.shape == (0, 1)  # as pad_sequences([])
     with pytest.raises(ValueError, match="at least one PaddedPieces"):
         join_rows([[1, 2]], pad_id=0)
+
+
+def test_int32_pieces_give_the_same_int64_layout():
+    """The training feed stores its windows as int32 (half the memory); the layouts it builds
+    from them are the int64 tensors of int64 pieces."""
+    rows = [[5, 6, 7], [], [30_521]]
+    wide, narrow = PaddedPieces.from_lists(rows), PaddedPieces.from_lists(rows, np.int32)
+    assert narrow.ids.dtype == np.int32 and narrow.at_least_one(100).ids.dtype == np.int32
+    for ours, reference in zip(join_rows([[101], narrow.at_least_one(100), [102]], 0, segments=[0, 1, 1]),
+                               join_rows([[101], wide.at_least_one(100), [102]], 0, segments=[0, 1, 1])):
+        assert ours.dtype == torch.long and torch.equal(ours, reference)
