@@ -4,11 +4,13 @@ A ranker maps aligned (query, passage) pairs to one unnormalised relevance score
 Scores are *not* normalised: their raw level differs by architecture (the paper's score
 distribution figure), and Margin-MSE only looks at differences between them.
 
-The interface splits scoring into two steps so that the training loop can tokenise in a
-DataLoader worker and run the model in the main process:
+The interface splits scoring into steps so that the training loop can tokenise each text
+once, ahead of the steps, and run the model on batches assembled from the stored pieces:
 
 - :meth:`Ranker.tokenize` turns text pairs into CPU tensors (dynamic padding, truncation to
-  ``query_max_len`` / ``passage_max_len`` word pieces; uses only the tokenizer and config);
+  ``query_max_len`` / ``passage_max_len`` word pieces; uses only the tokenizer and config):
+  :meth:`Ranker.padded_word_pieces` of the queries and of the passages, then
+  :meth:`Ranker.features_from_pieces`, the architecture's input layout;
 - :meth:`Ranker.forward` turns those tensors into a ``(batch,)`` score tensor.
 
 Re-ranking uses a passage-side cache where the architecture allows it
@@ -30,6 +32,7 @@ import torch
 
 from kdlib.core.artifacts import staging_dir, swap_dir
 from kdlib.core.errors import FormatError
+from kdlib.models.pieces import PaddedPieces
 
 RANKER_CONFIG_FILE = "kdlib_ranker.json"
 HEAD_WEIGHTS_FILE = "ranker_head.safetensors"
@@ -150,13 +153,29 @@ class Ranker(torch.nn.Module):
         return dataclasses.asdict(cls.Options(**options))
 
     # -- tokenisation -----------------------------------------------------------------------
+    def encode_word_pieces(self, texts: Sequence[str], max_len: int, *, tokenizer: Any = None) -> list[list[int]]:
+        """Word-piece ids of each text, without special tokens, truncated to ``max_len``: one
+        tokenizer call, no memo (the training loop's pre-tokenisation, :meth:`word_pieces`).
+
+        Args:
+            texts: the texts.
+            max_len: truncation in word pieces.
+            tokenizer: a copy of :attr:`tokenizer` to call instead, for another thread (a fast
+                tokenizer must not be called from two threads at once).
+        """
+        if not texts:
+            return []
+        encoded = (tokenizer or self.tokenizer)(list(texts), add_special_tokens=False, truncation=True,
+                                                max_length=max_len)
+        return encoded["input_ids"]
+
     def word_pieces(self, texts: Sequence[str], max_len: int) -> list[list[int]]:
         """Word-piece ids of each text, without special tokens, truncated to ``max_len``.
 
-        Memoised per ranker: training revisits the same queries and passages every epoch and
-        validation re-scores the same pairs, so each distinct text is tokenised once (about a
-        tenth of a small student's training step otherwise). The memo is dropped when it holds
-        :data:`WORD_PIECE_MEMO_SIZE` texts, so a stream of millions of triples cannot grow it.
+        Memoised per ranker: validation re-scores the same pairs, so each distinct text is
+        tokenised once (training tokenises its triples once, ahead of the steps). The memo is
+        dropped when it holds :data:`WORD_PIECE_MEMO_SIZE` texts, so a stream of millions of
+        triples cannot grow it.
         """
         if not texts:
             return []
@@ -165,9 +184,12 @@ class Ranker(torch.nn.Module):
         if missing:
             if len(memo) + len(missing) > WORD_PIECE_MEMO_SIZE:
                 memo.clear()
-            encoded = self.tokenizer(missing, add_special_tokens=False, truncation=True, max_length=max_len)
-            memo.update(((t, max_len), tuple(ids)) for t, ids in zip(missing, encoded["input_ids"]))
+            memo.update(((t, max_len), tuple(ids)) for t, ids in zip(missing, self.encode_word_pieces(missing, max_len)))
         return [list(memo[(t, max_len)]) for t in texts]
+
+    def padded_word_pieces(self, texts: Sequence[str], max_len: int) -> PaddedPieces:
+        """:meth:`word_pieces` as one padded matrix, the input of :meth:`features_from_pieces`."""
+        return PaddedPieces.from_lists(self.word_pieces(texts, max_len))
 
     def special_id(self, name: str) -> int:
         """The id of a special token (``cls``, ``sep``, ``pad``, ``mask``, ``unk``) of the tokenizer."""
@@ -183,6 +205,13 @@ class Ranker(torch.nn.Module):
 
     def tokenize(self, queries: Sequence[str], passages: Sequence[str]) -> dict[str, torch.Tensor]:
         """Aligned (query, passage) pairs -> CPU tensors for :meth:`forward`."""
+        self._check_pairs(queries, passages)
+        return self.features_from_pieces(self.padded_word_pieces(queries, self.config.query_max_len),
+                                         self.padded_word_pieces(passages, self.config.passage_max_len))
+
+    def features_from_pieces(self, queries: PaddedPieces, passages: PaddedPieces) -> dict[str, torch.Tensor]:
+        """The architecture's input layout: aligned query and passage word pieces (truncated to
+        ``query_max_len`` / ``passage_max_len``, no special tokens) -> CPU tensors for :meth:`forward`."""
         raise NotImplementedError
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover - abstract

@@ -9,12 +9,12 @@ effective and the slowest architecture: nothing can be pre-computed per passage
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
-from kdlib.models.base import RankerConfig, full_precision, pad_sequences
+from kdlib.models.base import RankerConfig, full_precision
 from kdlib.models.encoder_ranker import EncoderRanker
+from kdlib.models.pieces import PaddedPieces, join_rows
 from kdlib.models.registry import register
 
 
@@ -39,16 +39,11 @@ class BertCat(EncoderRanker):
         super().__init__(config, encoder, tokenizer)
         self.classification_layer = torch.nn.Linear(self.hidden_size, 1)
 
-    def tokenize(self, queries: Sequence[str], passages: Sequence[str]) -> dict[str, torch.Tensor]:
-        self._check_pairs(queries, passages)
+    def features_from_pieces(self, queries: PaddedPieces, passages: PaddedPieces) -> dict[str, torch.Tensor]:
         cls, sep, pad = self.special_id("cls"), self.special_id("sep"), self.special_id("pad")
-        query_pieces = self.word_pieces(queries, self.config.query_max_len)
-        passage_pieces = self.word_pieces(passages, self.config.passage_max_len)
-        sequences = [[cls, *q, sep, *p, sep] for q, p in zip(query_pieces, passage_pieces)]
         # Segment 0 for "[CLS] q [SEP]", segment 1 for "p [SEP]", as in BERT's sentence pairs.
-        segments = [[0] * (len(q) + 2) + [1] * (len(p) + 1) for q, p in zip(query_pieces, passage_pieces)]
-        input_ids, attention_mask = pad_sequences(sequences, pad)
-        token_type_ids, _ = pad_sequences(segments, 0)
+        input_ids, attention_mask, token_type_ids = join_rows(
+            [[cls], queries, [sep], passages, [sep]], pad, segments=[0, 0, 0, 1, 1])
         return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -42,9 +42,6 @@ class BertDot(EncoderRanker):
     supports_passage_cache = True
     Options = BertDotOptions
 
-    def tokenize(self, queries: Sequence[str], passages: Sequence[str]) -> dict[str, torch.Tensor]:
-        return self.separate_features(queries, passages)
-
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """One float32 vector per sequence: ``(batch, hidden)``."""
         hidden = self.encode(input_ids, attention_mask).float()

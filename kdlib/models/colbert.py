@@ -88,12 +88,8 @@ class ColBert(EncoderRanker):
         dim = self.options.compression_dim
         self.compressor = torch.nn.Linear(self.hidden_size, dim, bias=self.options.compressor_bias) if dim else None
 
-    def query_sequences(self, queries: Sequence[str]):
-        suffix = [self.special_id("mask")] * self.options.query_augmentation
-        return self.single_sequences(queries, self.config.query_max_len, suffix)
-
-    def tokenize(self, queries: Sequence[str], passages: Sequence[str]) -> dict[str, torch.Tensor]:
-        return self.separate_features(queries, passages)
+    def query_suffix(self) -> list[int]:
+        return [self.special_id("mask")] * self.options.query_augmentation
 
     def token_vectors(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """One vector per token, ``(batch, length, dim)``."""

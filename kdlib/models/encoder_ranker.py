@@ -11,8 +11,9 @@ from typing import Any, Sequence
 
 import torch
 
-from kdlib.models.base import Ranker, RankerConfig, load_head, pad_sequences
+from kdlib.models.base import Ranker, RankerConfig, load_head
 from kdlib.models.encoders import quiet_transformers
+from kdlib.models.pieces import PaddedPieces, join_rows
 
 
 class EncoderRanker(Ranker):
@@ -39,21 +40,26 @@ class EncoderRanker(Ranker):
             kwargs["token_type_ids"] = token_type_ids
         return self.encoder(**kwargs).last_hidden_state
 
+    def sequences(self, pieces: PaddedPieces, suffix: Sequence[int] = ()) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[CLS] pieces [SEP] suffix`` for each text, padded: ``(ids, mask)``."""
+        return join_rows([[self.special_id("cls")], pieces, [self.special_id("sep"), *suffix]], self.special_id("pad"))
+
     def single_sequences(self, texts: Sequence[str], max_len: int, suffix: Sequence[int] = ()) -> tuple[torch.Tensor, torch.Tensor]:
         """``[CLS] text [SEP] suffix`` for each text, padded: ``(ids, mask)``."""
-        cls, sep = self.special_id("cls"), self.special_id("sep")
-        pieces = self.word_pieces(texts, max_len)
-        return pad_sequences([[cls, *p, sep, *suffix] for p in pieces], self.special_id("pad"))
+        return self.sequences(self.padded_word_pieces(texts, max_len), suffix)
+
+    def query_suffix(self) -> list[int]:
+        """Tokens after a query's ``[SEP]`` when it is encoded on its own (ColBERT's [MASK] augmentation)."""
+        return []
 
     def query_sequences(self, queries: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Queries encoded on their own (bi-encoders); ColBERT appends its [MASK] augmentation."""
-        return self.single_sequences(queries, self.config.query_max_len)
+        """Queries encoded on their own (bi-encoders), :meth:`query_suffix` appended."""
+        return self.single_sequences(queries, self.config.query_max_len, self.query_suffix())
 
-    def separate_features(self, queries: Sequence[str], passages: Sequence[str]) -> dict[str, torch.Tensor]:
-        """Features of aligned pairs whose query and passage are encoded separately."""
-        self._check_pairs(queries, passages)
-        query_ids, query_mask = self.query_sequences(queries)
-        passage_ids, passage_mask = self.single_sequences(passages, self.config.passage_max_len)
+    def features_from_pieces(self, queries: PaddedPieces, passages: PaddedPieces) -> dict[str, torch.Tensor]:
+        """Query and passage encoded separately (BERT_DOT, ColBERT); joint layouts override this."""
+        query_ids, query_mask = self.sequences(queries, self.query_suffix())
+        passage_ids, passage_mask = self.sequences(passages)
         return {
             "query_input_ids": query_ids,
             "query_attention_mask": query_mask,

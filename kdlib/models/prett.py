@@ -26,8 +26,9 @@ from typing import Sequence
 
 import torch
 
-from kdlib.models.base import RankerConfig, full_precision, pad_cache_rows, pad_sequences
+from kdlib.models.base import RankerConfig, full_precision, pad_cache_rows
 from kdlib.models.encoder_ranker import EncoderRanker
+from kdlib.models.pieces import PaddedPieces, join_rows
 from kdlib.models.registry import register
 
 
@@ -96,15 +97,16 @@ class PreTT(EncoderRanker):
         self.classification_layer = torch.nn.Linear(self.hidden_size, 1)
 
     # -- tokenisation -----------------------------------------------------------------------
-    def _passage_sequences(self, passages: Sequence[str]):
-        sep, pad = self.special_id("sep"), self.special_id("pad")
-        pieces = self.word_pieces(passages, self.config.passage_max_len)
-        return pad_sequences([[*p, sep] for p in pieces], pad)
+    def _passage_sequences(self, passages: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._passage_layout(self.padded_word_pieces(passages, self.config.passage_max_len))
 
-    def tokenize(self, queries: Sequence[str], passages: Sequence[str]) -> dict[str, torch.Tensor]:
-        self._check_pairs(queries, passages)
-        query_ids, query_mask = self.single_sequences(queries, self.config.query_max_len)
-        passage_ids, passage_mask = self._passage_sequences(passages)
+    def _passage_layout(self, pieces: PaddedPieces) -> tuple[torch.Tensor, torch.Tensor]:
+        """``p [SEP]``: the passage continues the query's sequence, so it has no [CLS]."""
+        return join_rows([pieces, [self.special_id("sep")]], self.special_id("pad"))
+
+    def features_from_pieces(self, queries: PaddedPieces, passages: PaddedPieces) -> dict[str, torch.Tensor]:
+        query_ids, query_mask = self.sequences(queries)
+        passage_ids, passage_mask = self._passage_layout(passages)
         return {
             "query_input_ids": query_ids,
             "query_attention_mask": query_mask,

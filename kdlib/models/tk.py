@@ -40,8 +40,8 @@ from kdlib.models.base import (
     full_precision,
     load_head,
     pad_cache_rows,
-    pad_sequences,
 )
+from kdlib.models.pieces import PaddedPieces, join_rows
 from kdlib.models.registry import register
 
 KERNEL_MUS = (1.0, 0.9, 0.7, 0.5, 0.3, 0.1, -0.1, -0.3, -0.5, -0.7, -0.9)
@@ -157,16 +157,16 @@ class TK(Ranker):
         self.register_buffer("mus", torch.tensor(KERNEL_MUS).view(1, 1, 1, -1), persistent=False)
 
     # -- tokenisation -----------------------------------------------------------------------
-    def _sequences(self, texts: Sequence[str], max_len: int):
-        # An empty text becomes one [UNK] piece, so that no sequence is all padding (NaN attention).
-        unk = self.special_id("unk")
-        pieces = [p or [unk] for p in self.word_pieces(texts, max_len)]
-        return pad_sequences(pieces, self.special_id("pad"))
+    def _sequences(self, texts: Sequence[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._layout(self.padded_word_pieces(texts, max_len))
 
-    def tokenize(self, queries: Sequence[str], passages: Sequence[str]) -> dict[str, torch.Tensor]:
-        self._check_pairs(queries, passages)
-        query_ids, query_mask = self._sequences(queries, self.config.query_max_len)
-        passage_ids, passage_mask = self._sequences(passages, self.config.passage_max_len)
+    def _layout(self, pieces: PaddedPieces) -> tuple[torch.Tensor, torch.Tensor]:
+        # An empty text becomes one [UNK] piece, so that no sequence is all padding (NaN attention).
+        return join_rows([pieces.at_least_one(self.special_id("unk"))], self.special_id("pad"))
+
+    def features_from_pieces(self, queries: PaddedPieces, passages: PaddedPieces) -> dict[str, torch.Tensor]:
+        query_ids, query_mask = self._layout(queries)
+        passage_ids, passage_mask = self._layout(passages)
         return {
             "query_input_ids": query_ids,
             "query_attention_mask": query_mask,

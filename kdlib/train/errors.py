@@ -5,9 +5,12 @@ from kdlib.core.errors import KdlibError
 
 
 class NonFiniteLossError(KdlibError, FloatingPointError):
-    """The loss became NaN or infinite; training stopped before the optimiser step.
+    """The loss became NaN or infinite; training stopped.
 
-    The last checkpoint written before this step is left untouched, so the run can be
+    The loop reads its step statistics from the device only when a log row, a validation, a
+    checkpoint or the end of the session needs them (reading them every step would make the
+    host wait for the device), so it finds the step a few steps later, but before anything is
+    saved: the last checkpoint written before this step is left untouched, so the run can be
     inspected (or resumed with a lower learning rate) from there.
 
     Args:

@@ -1,8 +1,9 @@
 """The one training loop, for teachers and students alike.
 
 Each optimiser step takes ``B`` triples, turns them into ``2B`` aligned (query, passage)
-pairs (``ranker.tokenize`` in the DataLoader's collate), scores them, reshapes the scores
-to ``(B, 2)`` (positive in column 0) and applies the loss, e.g. Margin-MSE (paper, Eq. 1):
+pairs (:mod:`kdlib.train.feed`: word pieces tokenised once, ahead of the steps), scores them,
+reshapes the scores to ``(B, 2)`` (positive in column 0) and applies the loss, e.g. Margin-MSE
+(paper, Eq. 1):
 
     L = mean_b ( (s_b+ - s_b-) - (t_b+ - t_b-) )^2
 
@@ -11,9 +12,16 @@ with student scores ``s`` and teacher scores ``t``, or RankNet on labels only.
 Precision (``TrainConfig.precision``, :mod:`kdlib.runtime.precision`): bf16 autocast where the
 device runs it natively; on a GPU without bf16, fp16 autocast with a dynamic gradient
 scaler (a step whose gradients overflow is skipped); else fp32. Speed on a CPU: bf16
-autocast when supported, dynamic padding with length bucketing, ``torch.set_num_threads``. Robustness: atomic checkpoints (resume after any kill gives the
-same weights as an uninterrupted run), a non-finite loss stops with the step named,
-a ``DONE.json`` marker makes a finished run a no-op. Under ``torchrun``: DDP.
+autocast when supported, dynamic padding with length bucketing, ``torch.set_num_threads``,
+freed memory kept for reuse (:mod:`kdlib.train.host_memory`). Host work per step is kept small
+(``benchmarks/bench_train.py`` prints it as ``host_overhead_ms``): batches assembled from
+pre-tokenised pieces, pinned memory and asynchronous copies on CUDA, and no device sync inside
+a step (bf16 and fp32): the step statistics (loss, mean scores) stay on the device and are
+fetched in one transfer when a log row, a validation, a checkpoint or the end needs them.
+Robustness: atomic checkpoints (resume after any kill gives the same weights as an
+uninterrupted run), a non-finite loss stops with the step named (found when the statistics
+are fetched, before anything is saved), a ``DONE.json`` marker makes a finished run a no-op.
+Under ``torchrun``: DDP.
 """
 from __future__ import annotations
 
@@ -28,7 +36,6 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from kdlib.core.artifacts import write_json
@@ -38,8 +45,10 @@ from kdlib.data.id_examples import count_without_teacher, example_lengths
 from kdlib.runtime import distributed
 from kdlib.runtime import precision as amp
 from kdlib.train import checkpoint as ckpt
-from kdlib.train.batching import StepSchedule, make_collate
+from kdlib.train.batching import StepSchedule
 from kdlib.train.errors import ExamplesError, NonFiniteLossError
+from kdlib.train.feed import make_feed
+from kdlib.train.host_memory import keep_freed_memory
 from kdlib.train.logs import TRAIN_LOG, VALIDATION_LOG, append_row, read_rows, truncate_after
 from kdlib.train.optim import build_optimizer, build_scheduler
 from kdlib.train.result import TrainResult
@@ -102,6 +111,7 @@ def train(
         )
     if info.device.type == "cpu":
         torch.set_num_threads(cpu_threads(config.num_threads, info.world_size))
+        keep_freed_memory()
     torch.manual_seed(config.seed)
     precision = amp.resolve_precision(config.precision, info.device, bf16_allowed=config.bf16)
     scaler = amp.make_scaler(precision, info.device)
@@ -144,11 +154,8 @@ def train(
         example_lengths(examples), config.batch_size, seed=config.seed, start_step=start_step,
         max_steps=config.max_steps, grad_accum=config.grad_accum, rank=info.rank, world_size=info.world_size,
     )
-    loader = DataLoader(
-        examples, batch_sampler=schedule, collate_fn=make_collate(ranker.tokenize), num_workers=0,
-        pin_memory=info.device.type == "cuda",
-    )
-    batches = iter(loader)
+    feed = make_feed(ranker, examples, schedule, device=info.device)
+    pending = _PendingStats(info)
     bar = tqdm(total=config.max_steps, initial=start_step, desc="train", disable=not (progress and info.is_main),
                dynamic_ncols=True)
     session_start = time.perf_counter()
@@ -159,17 +166,24 @@ def train(
     stopped_by_session = False
     try:
         for step in range(start_step + 1, config.max_steps + 1):
-            micro = [next(batches) for _ in schedule.micro_batches(step)]
-            stats = _train_step(model, ranker, loss, micro, optimizer, scheduler, config, info, precision, scaler, step)
-            window = state["window"]
-            for key in ("loss", "pos", "neg", "triples"):
-                window[key] += stats[key]
-            window["steps"] += 1
-            if stats["skipped"]:
+            micro = feed.micro_batches(step)
+            sums, skipped = _train_step(model, ranker, loss, micro, optimizer, scheduler, config, info, precision,
+                                        scaler)
+            pending.add(step, sums, len(schedule.batch_of_step(step)))
+            if skipped:
                 state["skipped_steps"] = state.get("skipped_steps", 0) + 1
-            session_triples += stats["triples"]
+            last = step == config.max_steps
+            logs = step % config.log_every == 0 or last
+            validates = validation is not None and ((config.eval_every and step % config.eval_every == 0) or last)
+            checkpoints = bool(config.checkpoint_every and step % config.checkpoint_every == 0)
+            session_ends = max_steps_this_session is not None and step - start_step >= max_steps_this_session
+            if logs or validates or checkpoints or session_ends:
+                # One transfer for the steps since the last one; raises on a non-finite loss
+                # before anything below (validation, checkpoint, final model) saves weights.
+                session_triples += pending.settle(state["window"])
             row: dict[str, Any] = {"step": step}
-            if step % config.log_every == 0 or step == config.max_steps:
+            if logs:
+                window = state["window"]
                 seconds = time.perf_counter() - window_start
                 row = {
                     "step": step,
@@ -189,8 +203,7 @@ def train(
                 state["window"] = _empty_window()
                 window_start = time.perf_counter()
                 bar.set_postfix(loss=f"{row['loss']:.4f}", tps=f"{row['triples_per_s']:.1f}", refresh=False)
-            last = step == config.max_steps
-            if validation is not None and ((config.eval_every and step % config.eval_every == 0) or last):
+            if validates:
                 stopped_early = _validate(ranker, validation, state, step, out, info, config, precision)
                 bar.set_postfix(loss=f"{state['last_loss'] or float('nan'):.4f}", val=f"{state['validations'][-1]['score']:.4f}", refresh=False)
             bar.update(1)
@@ -198,18 +211,19 @@ def train(
                 callback(step, row)
             if stopped_early or last:
                 break
-            if config.checkpoint_every and step % config.checkpoint_every == 0:
+            if checkpoints:
                 state["step"] = step
                 state["window"]["seconds"] = time.perf_counter() - window_start
                 state["scaler"] = scaler.state_dict()
                 if info.is_main:
                     ckpt.save_checkpoint(out, model=ranker, optimizer=optimizer, scheduler=scheduler, state=state)
                 distributed.barrier(info)
-            if max_steps_this_session is not None and step - start_step >= max_steps_this_session:
+            if session_ends:
                 stopped_by_session = True
                 break
     finally:
         bar.close()
+        feed.close()
 
     elapsed = time.perf_counter() - session_start
     result = TrainResult(
@@ -268,6 +282,44 @@ def _to_device(features: dict[str, Any], device: torch.device) -> dict[str, Any]
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in features.items()}
 
 
+class _PendingStats:
+    """Per-step statistics left on the device until a log row, a validation, a checkpoint or
+    the end needs them, then fetched (and summed over ranks) in one transfer: reading them
+    every step would make the host wait for the device every step."""
+
+    def __init__(self, info: distributed.DistInfo) -> None:
+        self.info = info
+        self.steps: list[tuple[int, int]] = []  # (step, triples of all ranks)
+        self.sums: list[torch.Tensor] = []  # per step: loss x size, sum pos, sum neg (this rank)
+
+    def add(self, step: int, sums: torch.Tensor, triples: int) -> None:
+        self.steps.append((step, triples))
+        self.sums.append(sums)
+
+    def settle(self, window: dict[str, float]) -> int:
+        """Add the pending steps to the log ``window`` in step order; returns their triples.
+
+        Raises:
+            NonFiniteLossError: naming the first step whose mean loss is not finite.
+        """
+        if not self.steps:
+            return 0
+        reduced = distributed.all_reduce_sum(torch.stack(self.sums), self.info).cpu()
+        steps, self.steps, self.sums = self.steps, [], []
+        added = 0
+        for (step, triples), totals in zip(steps, reduced):
+            mean_loss = float(totals[0] / triples)
+            if not math.isfinite(mean_loss):
+                raise NonFiniteLossError(step, mean_loss)
+            window["loss"] += mean_loss
+            window["pos"] += float(totals[1])
+            window["neg"] += float(totals[2])
+            window["triples"] += triples
+            window["steps"] += 1
+            added += triples
+        return added
+
+
 def _train_step(
     model: torch.nn.Module,
     ranker: Any,
@@ -279,16 +331,20 @@ def _train_step(
     info: distributed.DistInfo,
     precision: str,
     scaler: Any,
-    step: int,
-) -> dict[str, float]:
-    """One optimiser step over this rank's micro-batches; returns summed stats over all ranks.
+) -> tuple[torch.Tensor, bool]:
+    """One optimiser step over this rank's micro-batches.
+
+    Returns ``(sums, skipped)``: ``sums`` a float64 tensor on the device (loss x micro-batch size
+    summed, sum of positive scores, sum of negative scores; this rank's), for
+    :class:`_PendingStats`, and whether the update was skipped.
 
     With fp16 the backward pass runs on the scaled loss, the gradients are unscaled before
     clipping, and ``scaler.step`` skips the update (and the scheduler does not advance) when
-    they overflowed; ``stats["skipped"]`` says so. bf16 and fp32 use a :class:`NullScaler`.
+    they overflowed; ``skipped`` says so (reading the scale waits for the device: fp16 steps
+    sync, bf16 and fp32 steps, with a :class:`NullScaler`, do not).
     """
     shard = sum(b["size"] for b in micro)
-    totals = torch.zeros(4, dtype=torch.float64)  # loss x size, sum pos, sum neg, triples
+    sums: torch.Tensor | None = None
     for i, batch in enumerate(micro):
         sync = i == len(micro) - 1 or not info.enabled
         context = contextlib.nullcontext() if sync else model.no_sync()
@@ -298,18 +354,13 @@ def _train_step(
             scores = scores.float().view(-1, 2)
             teacher = batch["teacher"]
             if teacher is not None:
-                teacher = teacher.to(info.device)
+                teacher = teacher.to(info.device, non_blocking=True)
             value = loss_fn(scores, teacher)
             # Weight by the micro-batch's share so the accumulated gradient is the shard mean.
             scaler.scale(value * (batch["size"] / shard)).backward()
-        detached = scores.detach().double().cpu()
-        totals += torch.tensor([float(value.detach()) * batch["size"], detached[:, 0].sum().item(),
-                                detached[:, 1].sum().item(), batch["size"]], dtype=torch.float64)
-    distributed.all_reduce_sum(totals, info)
-    mean_loss = float(totals[0] / totals[3])
-    if not math.isfinite(mean_loss):
-        optimizer.zero_grad(set_to_none=True)
-        raise NonFiniteLossError(step, mean_loss)
+        detached = scores.detach().double()
+        micro_sums = torch.stack([value.detach().double() * batch["size"], detached[:, 0].sum(), detached[:, 1].sum()])
+        sums = micro_sums if sums is None else sums + micro_sums
     scaler.unscale_(optimizer)  # true gradients before clipping
     if config.max_grad_norm and config.max_grad_norm > 0:
         torch.nn.utils.clip_grad_norm_(ranker.parameters(), config.max_grad_norm)
@@ -320,8 +371,9 @@ def _train_step(
     if not skipped:
         scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return {"loss": mean_loss, "pos": float(totals[1]), "neg": float(totals[2]), "triples": int(totals[3]),
-            "skipped": skipped}
+    if sums is None:  # this rank's shard of the step was empty
+        sums = torch.zeros(3, dtype=torch.float64, device=info.device)
+    return sums, skipped
 
 
 def _validate(
