@@ -146,6 +146,11 @@ def _require_dot_ranker(ranker: Any) -> None:
         raise TypeError(f"dense retrieval needs a ranker with encode_queries (query vectors), got {type(ranker).__name__}")
 
 
+#: Passages whose texts are held in memory at once while a corpus is encoded: MS MARCO's 8.8M
+#: texts (about 3 GB) are streamed in windows of this many, each fetched in one look-up.
+STREAM_WINDOW = 65_536
+
+
 def encode_corpus(
     ranker: Any,
     passages: Mapping[str, str],
@@ -153,28 +158,52 @@ def encode_corpus(
     batch_size: int = 128,
     bf16: bool = True,
     progress: bool = False,
+    window: int = STREAM_WINDOW,
 ) -> DenseCorpus:
-    """Encode every passage into its BERT_DOT vector ``e_p``.
+    """Encode every passage into its BERT_DOT vector ``e_p``, streamed in windows.
 
-    Passages are sorted by length before batching (less padding), and the vectors are put
-    back into the order of ``passages``.
+    The texts of ``window`` passages at a time are fetched in one look-up (a docs store's
+    ``get_many`` at full scale) and sorted by length before batching (less padding); the
+    vectors are put back into the order of ``passages``. A corpus smaller than one window is
+    encoded exactly as one sorted block.
 
     Args:
         ranker: a ``bert_dot`` ranker (``encode_passages(texts, batch_size=) -> (n, dim)``).
         passages: pid -> passage text.
         batch_size: passages per forward pass.
         bf16: bf16 autocast (off for exact fp32 comparisons).
-        progress: show a tqdm bar.
+        progress: show a tqdm bar (passages/s).
+        window: passages fetched and length-sorted together.
 
     Returns:
         The ids and float32 vectors.
+
+    Raises:
+        ValueError: a passage has no text, or ``window`` < 1.
     """
+    from tqdm import tqdm
+
+    from kdlib.data.teacher_stream import fetch_texts
+
     _require_dot_ranker(ranker)
+    if window < 1:
+        raise ValueError(f"encode_corpus: window must be >= 1, got {window}")
     ids = list(passages)
-    texts = [passages[pid] for pid in ids]
-    with inference_context(ranker, bf16=bf16):
-        vectors = _encode_sorted(ranker.encode_passages, texts, batch_size=batch_size, what="passages", progress=progress)
-    return DenseCorpus(ids, vectors)
+    parts = []
+    with inference_context(ranker, bf16=bf16), tqdm(total=len(ids), desc="encode passages", unit="passage",
+                                                     disable=not progress) as bar:
+        for start in range(0, len(ids), window):
+            chunk = ids[start:start + window]
+            texts = fetch_texts(passages, chunk)
+            missing = [pid for pid in chunk if pid not in texts]
+            if missing:
+                raise ValueError(f"encode_corpus: {len(missing)} passages have no text (e.g. {missing[:3]})")
+            parts.append(_encode_sorted(ranker.encode_passages, [texts[pid] for pid in chunk], batch_size=batch_size,
+                                        what="passages", progress=False))
+            bar.update(len(chunk))
+    if not parts:
+        raise ValueError("encode passages: nothing to encode")
+    return DenseCorpus(ids, np.concatenate(parts))
 
 
 def encode_queries(

@@ -70,6 +70,16 @@ def test_encode_corpus_restores_input_order(ranker):
         np.testing.assert_allclose(single.vectors[0], encoded.vectors[row], atol=1e-4)
 
 
+def test_encode_corpus_streams_in_windows_with_the_same_vectors(ranker):
+    corpus = _corpus(13, seed=2)
+    whole = dense.encode_corpus(ranker, corpus, batch_size=4, bf16=False)
+    streamed = dense.encode_corpus(ranker, corpus, batch_size=4, bf16=False, window=5)
+    assert streamed.ids == whole.ids
+    np.testing.assert_allclose(streamed.vectors, whole.vectors, atol=1e-4)
+    with pytest.raises(ValueError, match="window must be >= 1"):
+        dense.encode_corpus(ranker, corpus, window=0)
+
+
 def test_hnsw_recall_against_flat():
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(3000, 32)).astype(np.float32)
