@@ -7,9 +7,10 @@ all of them). As :class:`~kdlib.data.examples.TrainingExample` objects with thei
 triple) and fetches the texts of one batch at a time, with a single ``get_many`` call on the
 docs store, when the training loop's DataLoader asks for it (``__getitems__``).
 
-Length bucketing needs each example's length, which would need its text: an id-held set
-reports one length for all (:meth:`IdTripleExamples.lengths`), so its batches are plain
-shuffles. At full scale on a GPU, padding costs little next to what bucketing would cost here.
+Length bucketing needs each example's length: :meth:`IdTripleExamples.lengths` computes the
+same proxy as :meth:`TrainingExample.length` once, from the texts of the distinct passages
+fetched in windows (a pass over the collection's used passages, not one look-up per triple),
+and keeps only the lengths, so id-held triples are bucketed like in-memory ones.
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: Records converted to numpy arrays at a time while reading (bounds the transient lists).
 CHUNK = 1_000_000
+#: Distinct passages whose texts are fetched at once while lengths are computed.
+LENGTH_WINDOW = 65_536
 
 
 class IdTripleExamples(Sequence):
@@ -55,6 +58,7 @@ class IdTripleExamples(Sequence):
         self.pos_scores, self.neg_scores = pos_scores, neg_scores
         self.queries, self.passages, self.source = queries, passages, source
         self.lines = lines if lines is not None else np.arange(1, n + 1, dtype=np.int64)
+        self._lengths: np.ndarray | None = None
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -149,8 +153,25 @@ class IdTripleExamples(Sequence):
         return self.pos_scores is not None
 
     def lengths(self) -> np.ndarray:
-        """One length for every triple: texts are not in memory, so batches are not bucketed."""
-        return np.zeros(len(self), dtype=np.int64)
+        """Each triple's length proxy, :meth:`TrainingExample.length` (query characters plus the
+        longer passage's), computed once: the distinct passages' texts are fetched in windows of
+        :data:`LENGTH_WINDOW` (a passage without text counts 0; its batch names it when fetched)."""
+        if self._lengths is None:
+            from kdlib.data.teacher_stream import fetch_texts
+
+            n = len(self)
+            pids, inverse = np.unique(np.concatenate([self.pos_pids, self.neg_pids]), return_inverse=True)
+            passage_lengths = np.zeros(len(pids), dtype=np.int64)
+            for start in range(0, len(pids), LENGTH_WINDOW):
+                window = [p.decode() for p in pids[start:start + LENGTH_WINDOW]]
+                texts = fetch_texts(self.passages, window)
+                passage_lengths[start:start + len(window)] = [len(texts.get(p, "")) for p in window]
+            qids, query_index = np.unique(self.qids, return_inverse=True)
+            query_lengths = np.array([len(self.queries[q.decode()]) for q in qids], dtype=np.int64)
+            self._lengths = query_lengths[query_index] + np.maximum(passage_lengths[inverse[:n]],
+                                                                     passage_lengths[inverse[n:]])
+            log.info("%s: lengths of %d triples from %d distinct passages", self.source, n, len(pids))
+        return self._lengths
 
 
 def example_lengths(examples: Sequence[TrainingExample]) -> Sequence[int]:

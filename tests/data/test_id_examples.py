@@ -54,7 +54,13 @@ def test_same_examples_as_the_in_memory_path(tmp_path):
     assert [held[i] for i in range(10)] == listed
     assert held.__getitems__([3, 1, 4]) == [listed[3], listed[1], listed[4]]
     assert store.calls[-1] == len({pid for i in (3, 1, 4) for pid in LINES[i][3:]})  # one look-up, distinct ids
-    assert count_without_teacher(held) == 0 and list(example_lengths(held)) == [0] * 10
+    assert count_without_teacher(held) == 0
+    # Bucketed like the in-memory examples: the same length proxy, one look-up per window of
+    # distinct passages (not one per triple), computed once.
+    calls = len(store.calls)
+    assert list(example_lengths(held)) == [ex.length() for ex in listed]
+    assert store.calls[calls:] == [len({pid for line in LINES[:10] for pid in line[3:]})]
+    assert list(example_lengths(held)) == [ex.length() for ex in listed] and len(store.calls) == calls + 1
     # About 40 bytes a triple, whatever the texts weigh.
     arrays = (held.qids, held.pos_pids, held.neg_pids, held.pos_scores, held.neg_scores, held.lines)
     assert sum(a.nbytes for a in arrays) / len(held) < 64
@@ -68,7 +74,8 @@ def test_one_lookup_per_batch_in_training(tmp_path):
                          checkpoint_every=0, eval_every=0, num_threads=1)
     result = train(ranker, losses.get("margin_mse"), held, config, tmp_path / "run", progress=False, device="cpu")
     assert result.finished and result.steps == 3
-    assert len(store.calls) == 3  # one get_many per batch, none up front
+    # One look-up of the distinct passages' lengths up front (bucketing), then one per batch.
+    assert len(store.calls) == 1 + 3 and store.calls[0] == len({pid for line in LINES for pid in line[3:]})
 
 
 def test_label_only_triples_cannot_feed_a_distillation_loss(tmp_path):
