@@ -344,11 +344,15 @@ def scale(profile: Profile, dataset: str | None = None):
     qids = None if official else training_query_ids(profile)
     others = [m for m in profile.teacher.t2 if m not in (profile.teacher.t1, OWN_MEMBER)]
     distinct = None if official else sum(any(train.runs.get(m, {}).get(q) for m in others) for q in qids)
+    judged = [] if official else sorted(set(qids) & set(train.judged_qids()))
     return Scale(train_queries=None if qids is None else len(qids),
                  test_queries=len(test_set(profile, dataset).judged_qids()), student_steps=profile.train.max_steps,
                  own_teacher_queries=len(train.judged_qids()), own_teacher_steps=profile.teacher.own_train.max_steps,
                  own_teacher=profile.teacher.train_own, t1=profile.teacher.t1, t2=tuple(profile.teacher.t2),
-                 t2_distinct_queries=distinct)
+                 t2_distinct_queries=distinct, unscored=profile.teacher.unscored,
+                 judged_queries=None if official else len(judged),
+                 judgements_per_query=None if official or not judged else
+                 sum(len(train.qrels[q]) for q in judged) / len(judged))
 
 
 def claim_notes(profile: Profile, checks: Sequence) -> dict[tuple[int, str], str]:

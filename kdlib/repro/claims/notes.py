@@ -28,6 +28,12 @@ class Scale:
     #: Queries our own BERT_CAT teacher trains on, and its steps.
     own_teacher_queries: int
     own_teacher_steps: int
+    #: Judged training queries (the label-only baseline's; claim 2 compares on them).
+    judged_queries: int | None = None
+    #: Mean judged passages per judged training query.
+    judgements_per_query: float | None = None
+    #: ``teacher.unscored``: ``drop`` (no imputed pairs) or ``query_min``.
+    unscored: str = "query_min"
     #: Whether the profile trains our own teacher (claim 4's reference; else T1 itself).
     own_teacher: bool = True
     #: T1's member and T2's members (published run names).
@@ -42,8 +48,10 @@ _NOTES: Mapping[int, str] = {
     1: "Score ranges drift apart over hundreds of thousands of training steps in the paper; our "
        "baseline students train for {student_steps} steps from the same MS MARCO-trained encoder, so their "
        "ranges and margins are what a short fine-tune leaves, not what long training produces.",
-    2: "Our students see {train_queries} training queries; a label-only baseline can already fit what so few "
-       "queries teach, and a per-student test over {test_queries} test queries detects only large gains.",
+    2: "Our label-only baselines learn from TREC DL's deep, graded judgements ({judged_queries} judged training "
+       "queries, {judgements_per_query} judged passages each on average), where the paper's learn from MS MARCO's one relevant passage per "
+       "query: labels here already carry much of what a teacher adds. {pairs_note}A per-student test over "
+       "{test_queries} test queries detects only large gains.",
     3: "T2 (the mean of {t2}) differs from T1 ({t1}) only where a member besides {t1} ranked the query: "
        "{t2_distinct} of our {train_queries} training queries; elsewhere it is {t1} alone, so their students "
        "can differ only a little. The paper states the claim for MSMARCO-DEV; on TREC-DL'19 its own PreTT and "
@@ -74,7 +82,14 @@ def scale_note(number: int, scale: Scale) -> str:
     train = "the official triples'" if scale.train_queries is None else f"{scale.train_queries:,}"
     template = (_OWN_REFERENCE if scale.own_teacher else _T1_REFERENCE) if number == 4 else _NOTES[number]
     distinct = "some" if scale.t2_distinct_queries is None else f"{scale.t2_distinct_queries:,}"
+    judged = "our" if scale.judged_queries is None else f"{scale.judged_queries:,}"
+    pairs_note = ("The distilled students learn only from pairs every teacher member scored (no imputed pairs), "
+                  "which leaves out most of the BM25 candidates they are tested on (chapter 2; the T2_imputed "
+                  "ablation measures what imputing them does). " if scale.unscored == "drop" else "")
     return template.format(t1=scale.t1, t2=", ".join(scale.t2) or "several teachers", t2_distinct=distinct,
+                           judged_queries=judged, pairs_note=pairs_note,
+                           judgements_per_query="many" if scale.judgements_per_query is None
+                           else f"{scale.judgements_per_query:,.0f}",
                            train_queries=train, test_queries=f"{scale.test_queries:,}",
                            student_steps=f"{scale.student_steps:,}", own_teacher_queries=f"{scale.own_teacher_queries:,}",
                            own_teacher_steps=f"{scale.own_teacher_steps:,}")
