@@ -86,9 +86,11 @@ class Shape:
         """``minilm[:LAYERS]``, ``splade-tiny``, a directory, or ``random:LAYERS:WIDTH`` (a BERT with
         random weights, e.g. ``random:6:768`` for DistilBERT's shape, built offline with a
         word-piece vocabulary generated from ``texts``, the benchmark's own)."""
-        if text.startswith("random:"):
-            _, layers, width = text.split(":")
-            return cls(f"random-L{layers}-H{width}", random_encoder(int(layers), int(width), texts), int(layers))
+        from kdlib.models.encoders import random_shape
+
+        shape = random_shape(text)  # kdlib's own parsing and shape of the random:LAYERS:WIDTH alias
+        if shape is not None:
+            return cls(f"random-L{shape.layers}-H{shape.width}", random_encoder(shape, texts), shape.layers)
         alias, _, layers = text.partition(":")
         path = encoder_path(alias)
         from transformers import AutoConfig
@@ -97,18 +99,16 @@ class Shape:
         return cls(f"{alias}-L{int(layers or total)}", path, int(layers or total))
 
 
-def random_encoder(layers: int, width: int, texts: list[str]) -> str:
-    """A BERT of the given shape with random weights (throughput does not depend on them) and a
-    word-piece tokenizer generated from ``texts`` (:func:`_common.offline_tokenizer`: no model
-    package, no network), saved once to a temporary directory."""
-    from transformers import BertConfig, BertModel
+def random_encoder(shape, texts: list[str]) -> str:
+    """kdlib's ``random:LAYERS:WIDTH`` encoder (:class:`kdlib.models.encoders.RandomShape`:
+    seeded random weights, throughput does not depend on them), but with a word-piece tokenizer
+    generated from ``texts`` (:func:`_common.offline_tokenizer`) instead of MiniLM's, so that it
+    needs no model package and no network; saved once to a temporary directory."""
+    from kdlib.models.encoders import save_random_bert
 
-    out = Path(tempfile.gettempdir()) / f"kdlib-bench-bert-L{layers}-H{width}-{texts_digest(texts)}"
+    out = Path(tempfile.gettempdir()) / f"kdlib-bench-bert-L{shape.layers}-H{shape.width}-{texts_digest(texts)}"
     if not (out / "config.json").is_file():
-        tokenizer = offline_tokenizer(texts, out)
-        config = BertConfig(hidden_size=width, num_hidden_layers=layers, num_attention_heads=width // 64,
-                            intermediate_size=4 * width, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
-        BertModel(config).save_pretrained(out)
+        save_random_bert(out, shape, offline_tokenizer(texts, out))
     return str(out)
 
 

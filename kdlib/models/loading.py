@@ -30,7 +30,8 @@ def build(
 
     Args:
         arch: one of :data:`ARCHITECTURES`.
-        encoder: encoder alias (``minilm``, ``splade-tiny``, ``tiny-random``), path or hub name.
+        encoder: encoder alias (``minilm``, ``splade-tiny``, ``tiny-random``, ``random:LAYERS:WIDTH``),
+            path or hub name.
         num_layers: keep the encoder's first ``num_layers`` layers (``None``: all).
         query_max_len: query truncation in word pieces (paper: 30).
         passage_max_len: passage truncation in word pieces (paper: 200).
