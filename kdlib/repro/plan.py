@@ -27,6 +27,8 @@ def stage_calls(profile: Profile) -> list[Call]:
     if fit_queries(profile):
         calls += [student_call(profile, "student_fit", c) for c in cells(profile)]
     calls += [Call.of("score_samples"), Call.of("latency")]
+    if profile.eval.latency_paper_encoder is not None:
+        calls.append(Call.of("paper_size_latency"))
     if dense_cells(profile):
         calls.append(Call.of("dense"))
     return list(dict.fromkeys(calls))

@@ -26,7 +26,8 @@ from kdlib.repro.settings import (
     untrained_row,
 )
 from kdlib.repro.splits import splits, test_set, test_sets
-from kdlib.repro.stages.analyses import dense_per_query, latency_per_query, score_statistics
+from kdlib.repro.stages.analyses import (dense_per_query, latency, latency_per_query, paper_size_latency,
+                                         paper_size_latency_cost, paper_size_latency_per_query, score_statistics)
 from kdlib.repro.stages.students import StudentRun, run_dir, student, untrained, untrained_run
 from kdlib.repro.stages.teachers import own_teacher_run, published_teacher_run
 
@@ -211,10 +212,7 @@ def claim_checks(profile: Profile) -> list:
         primary = {"dense": (dense_per_query(profile, measure=measure, dataset=dataset)
                              if DENSE_ARCH in profile.student.architectures else None)}
         if dataset == profile.data.test:
-            latency_rows = latency_per_query(profile)
-            primary.update({"score_stats": score_statistics(profile),
-                            "latency_ms": {arch: part.set_index("qid")["ms"]
-                                           for arch, part in latency_rows.groupby("arch")}})
+            primary.update({"score_stats": score_statistics(profile), **latency_evidence(profile)})
         # On TREC-DL'19 the paper's own PreTT and TK gain nothing from T2 (claim 3 is for MSMARCO-DEV).
         claim3_archs = paper.t2_beats_t1_on_dl19(archs) if measure == "nDCG@10" else None
         if same is not None:
@@ -227,6 +225,76 @@ def claim_checks(profile: Profile) -> list:
                                       **common, **primary)
     claims.write_claims_csv(checks, artifacts.root() / profile.name / "claims.csv")
     return checks
+
+
+def latency_evidence(profile: Profile) -> dict[str, Any]:
+    """Claim 5's evidence (:class:`kdlib.repro.claims.Evidence` fields): the students' per-query
+    latencies (``latency_ms``, by architecture) and, where the profile times every architecture
+    at the paper's model size too (``eval.latency_paper_encoder``), those
+    (``paper_size_latency_ms``) and their encoder, on which the claim is then decided."""
+    def by_arch(frame: pd.DataFrame) -> dict[str, pd.Series]:
+        return {arch: part.set_index("qid")["ms"] for arch, part in frame.groupby("arch")}
+
+    evidence: dict[str, Any] = {"latency_ms": by_arch(latency_per_query(profile))}
+    paper_size = paper_size_latency_per_query(profile)
+    if paper_size is not None:
+        evidence.update(paper_size_latency_ms=by_arch(paper_size),
+                        paper_size_encoder=profile.eval.latency_paper_encoder)
+    return evidence
+
+
+def latency_comparison(profile: Profile) -> pd.DataFrame:
+    """Chapter 6's latency table: per architecture (in the paper's order) the median query
+    latency of the students at their own size, at the paper's model size where the profile
+    measures it (``eval.latency_paper_encoder``), and the paper's quoted GPU figure (re-ranking
+    the BM25 top-1000), all in ms. Every column is filled: one the profile does not measure is
+    left out rather than shown empty.
+    """
+    from kdlib.repro import paper
+
+    quoted = {arch: row["latency_ms"] for arch, row in paper.figures()["rerank"].items()}
+    students = latency(profile).set_index("arch")
+    columns = {f"students ({profile.student.encoder.name}) ms": students["median_ms"]}
+    paper_size = paper_size_latency(profile)
+    if paper_size is not None:
+        columns[f"paper size ({profile.eval.latency_paper_encoder}) ms"] = paper_size.set_index("arch")["median_ms"]
+    archs = [a for a in paper.figures()["latency_order"] if all(a in c.index for c in columns.values())]
+    columns["paper (GPU, top-1000, quoted) ms"] = pd.Series({a: float(quoted[a]) for a in archs if a in quoted})
+    table = pd.DataFrame({name: column.reindex(archs) for name, column in columns.items()})
+    table.index.name = "arch"
+    return table
+
+
+#: DistilBERT-base's shape as a random encoder (6 layers, 768 wide, 12 heads).
+DISTILBERT_SHAPE = (6, 768)
+
+
+def paper_size_setup(profile: Profile) -> str:
+    """Chapter 6's account (markdown) of the paper-size latency measurement: what was timed,
+    on how many queries and candidates, and what the measurement cost on how loaded a machine
+    (a load above the core count inflates every latency). A profile without a paper-size
+    encoder gets a sentence saying why it needs none."""
+    from kdlib.models.encoders import random_shape
+
+    encoder = profile.eval.latency_paper_encoder
+    if encoder is None:
+        return (f"This profile times no second model size (`eval.latency_paper_encoder` is not set): its students "
+                f"(`{profile.student.encoder.name}`) are the size the paper's order is about.")
+    shape = random_shape(encoder)
+    what = "" if shape is None else (
+        f" (a BERT of {shape.layers} layers, {shape.width} wide, {shape.heads} head{'s' * (shape.heads != 1)}, with "
+        f"random weights"
+        + ("; DistilBERT's shape)" if (shape.layers, shape.width) == DISTILBERT_SHAPE else ")"))
+    table, cost = paper_size_latency(profile), paper_size_latency_cost(profile)
+    busy = (" (busier than its cores: other jobs shared the CPU, and every latency is inflated)"
+            if max(cost["load_1m_start"], cost["load_1m_end"]) > cost["cores"] else "")
+    return (f"**At the paper's size:** every architecture built untrained from `{encoder}`{what}, timed on "
+            f"{', '.join(sorted(set(table['device'])))} re-ranking {int(table['n_queries'].max())} test queries x "
+            f"{int(table['depth'].max())} {profile.data.candidates} candidates, each query's latency the median of "
+            f"{profile.eval.latency_repeats} timed runs after one warm-up. The whole measurement (building the "
+            f"models, encoding the passages, timing) took {cost['wall_s']:.0f} s ({cost['cpu_s']:.0f} CPU s) on "
+            f"{cost['cores']} cores, at a 1-minute load average of {cost['load_1m_start']:.1f} to "
+            f"{cost['load_1m_end']:.1f}{busy}.")
 
 
 def comparison_rows(profile: Profile, arch: str, teacher: str, loss: str) -> dict[str, Row]:
@@ -352,7 +420,11 @@ def scale(profile: Profile, dataset: str | None = None):
                  t2_distinct_queries=distinct, unscored=profile.teacher.unscored,
                  judged_queries=None if official else len(judged),
                  judgements_per_query=None if official or not judged else
-                 sum(len(train.qrels[q]) for q in judged) / len(judged))
+                 sum(len(train.qrels[q]) for q in judged) / len(judged),
+                 latency_depth=profile.data.rerank_depth,
+                 latency_paper_encoder=profile.eval.latency_paper_encoder,
+                 latency_paper_queries=profile.eval.latency_paper_queries,
+                 latency_paper_depth=profile.eval.latency_paper_depth)
 
 
 def claim_notes(profile: Profile, checks: Sequence) -> dict[tuple[int, str], str]:

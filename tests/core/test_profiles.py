@@ -105,6 +105,8 @@ def test_msmarco_profile_full_scale_settings():
     ("train.learning_rate=-1e-5", "train.learning_rate must be positive"),
     ("teacher.own_train.batch_size=0", "teacher.own_train.batch_size must be positive"),
     ("data.validation_queries=-1", "data.validation_queries must be zero or more"),
+    ("eval.latency_paper_depth=0", "eval.latency_paper_depth must be positive"),
+    ("eval.latency_paper_queries=1", "eval.latency_paper_queries must be at least 2"),
 ])
 def test_out_of_range_settings_are_refused_naming_the_key(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -114,3 +116,16 @@ def test_out_of_range_settings_are_refused_naming_the_key(override, message):
 def test_zero_is_accepted_where_it_means_something():
     changed = profiles.apply_overrides(profiles.load("embedded"), ["train.eval_every=0", "data.candidate_pairs_per_query=0"])
     assert changed.train.eval_every == 0 and changed.data.candidate_pairs_per_query == 0
+
+
+def test_paper_size_latency_settings():
+    embedded, tiny, msmarco = (profiles.load(name) for name in ("embedded", "tiny", "msmarco"))
+    # DistilBERT's shape beside the embedded students; the msmarco students are DistilBERTs already.
+    assert (embedded.eval.latency_paper_encoder, embedded.eval.latency_paper_queries,
+            embedded.eval.latency_paper_depth) == ("random:6:768", 3, 10)
+    assert tiny.eval.latency_paper_encoder == "random:2:64" and msmarco.eval.latency_paper_encoder is None
+    # Without a paper-size encoder nothing is paired, so one query is no error there.
+    single = profiles.apply_overrides(msmarco, ["eval.latency_paper_queries=1"])
+    assert single.eval.latency_paper_queries == 1
+    with pytest.raises(ConfigError, match="eval.latency_paper_queries must be positive"):
+        profiles.apply_overrides(msmarco, ["eval.latency_paper_queries=0"])

@@ -313,6 +313,69 @@ def test_claim5_close_latencies_are_noise():
     assert check.verdict is C and check.queries_needed and check.queries_needed > len(QIDS)
 
 
+PAPER_SIZE_QIDS = ["q1", "q2", "q3"]
+
+
+def timed(*ms: float) -> pd.Series:
+    """Per-query latencies of the three queries timed at the paper's size."""
+    return pd.Series(ms, index=PAPER_SIZE_QIDS, dtype=float)
+
+
+#: The paper's order at the paper's size: every step 10 +/- 1 ms apart on each query (p < .01).
+PAPER_ORDER_MS = {"tk": timed(10, 11, 12), "bert_dot": timed(20, 22, 21), "colbert": timed(30, 33, 31)}
+#: The same latencies with tk the slowest: two of the order's steps fail significantly.
+TK_LAST_MS = {"tk": timed(40, 43, 42), "bert_dot": timed(20, 22, 21), "colbert": timed(30, 33, 31)}
+
+
+@pytest.mark.parametrize("paper_size, students, expected", [
+    (PAPER_ORDER_MS, {"tk": series(5.0), "bert_dot": series(2.0), "colbert": series(3.0)}, R),
+    (TK_LAST_MS, {"tk": series(1.0), "bert_dot": series(2.0), "colbert": series(3.0)}, N),
+    (PAPER_ORDER_MS, None, R),
+])
+def test_claim5_is_decided_at_the_paper_size_when_measured(paper_size, students, expected):
+    archs = ["tk", "bert_dot", "colbert"]
+    # Premise: the students alone would give the opposite verdict (the case with students).
+    if students is not None:
+        alone = by_number(check_claims({}, archs=archs, latency_ms=students))[5]
+        assert alone.verdict is ({R: N, N: R}[expected])
+    check = by_number(check_claims({}, archs=archs, latency_ms=students, paper_size_latency_ms=paper_size,
+                                   paper_size_encoder="random:6:768"))[5]
+    assert check.verdict is expected and check.measure == "ms" and check.paper_effect is None
+    assert all(c.n == len(PAPER_SIZE_QIDS) for c in check.comparisons)  # paired over the paper-size queries
+    assert "Decided at the paper's model size" in check.evidence and "from random:6:768" in check.evidence
+    tk_ms = float(paper_size["tk"].median())
+    assert f"tk ({tk_ms:.1f} ms)" in check.evidence
+    if students is None:
+        assert "students at their own size" not in check.evidence
+    else:  # the students' own order is reported beside it, not tested
+        held = 1 if expected is R else 2
+        assert "students at their own size, " in check.evidence
+        assert f"{held} of 2 steps of the paper's order hold by median" in check.evidence
+        assert f"tk ({float(students['tk'].median()):.1f} ms)" in check.evidence
+
+
+def test_claim5_without_a_paper_size_measurement_is_decided_on_the_students():
+    students = {"tk": series(1.0), "bert_dot": series(2.0)}
+    check = by_number(check_claims({}, archs=["tk", "bert_dot"], latency_ms=students, paper_size_latency_ms=None))[5]
+    assert check.verdict is R and "paper's model size" not in check.evidence
+    assert "Median query latency, ours: tk" in check.evidence
+    assert all(c.n == len(QIDS) for c in check.comparisons)
+
+
+def test_claim5_note_follows_where_the_verdict_was_taken():
+    failed = verdict_of(5, [paired("x", *shifted(-0.05, 0.01))], test_set="a")
+    students = Scale(train_queries=54, test_queries=43, student_steps=256, own_teacher_queries=54,
+                     own_teacher_steps=100, latency_depth=100)
+    paper_size = Scale(train_queries=54, test_queries=43, student_steps=256, own_teacher_queries=54,
+                       own_teacher_steps=100, latency_depth=100, latency_paper_encoder="random:6:768",
+                       latency_paper_queries=3, latency_paper_depth=20)
+    on_students = notes_for([failed], {"a": students})[(5, "a")]
+    at_paper_size = notes_for([failed], {"a": paper_size})[(5, "a")]
+    assert "re-ranking 100 candidates with the students' small encoder" in on_students
+    assert "paper's model size (random:6:768" in at_paper_size and "3 queries x 20 candidates" in at_paper_size
+    assert "{" not in on_students + at_paper_size
+
+
 @pytest.mark.parametrize("rival, expected", [(0.4, R), (0.6, N), (0.5, C)])
 def test_claim6_losses(rival, expected):
     per_query = {("bert_dot", "T2", "margin_mse"): series(0.5),

@@ -34,7 +34,7 @@ def test_an_arch_option_rekeys_that_arch_and_what_reads_its_students(tiny):
     pooled = profiles.override(tiny, {"student.options": {"bert_dot": {"pooling": "mean"}}})
     changed = _changed(tiny, pooled)
     expected = {name for name in _keys(tiny)
-                if "arch=bert_dot" in name or name in ("score_samples()", "latency()", "dense()")}
+                if "arch=bert_dot" in name or name in ("score_samples()", "latency()", "paper_size_latency()", "dense()")}
     assert changed == expected
     # Every bert_dot cell: the matrix, the loss comparison, the own-teacher and ablation students.
     assert {"student(arch=bert_dot, loss=margin_mse, teacher=own)",
@@ -76,6 +76,27 @@ def test_the_ablation_reads_the_profile_under_the_other_unscored_policy(tiny):
     before, after = _keys(tiny), _keys(imputing)
     assert before["teacher_file(teacher=T2)"] != after["teacher_file(teacher=T2)"]
     assert "teacher_file(teacher=T2_imputed)" in before and "teacher_file(teacher=T2_scored)" in after
+
+
+@pytest.mark.parametrize("override", [{"eval.latency_paper_encoder": "random:2:128"},
+                                      {"eval.latency_paper_queries": 3}, {"eval.latency_paper_depth": 7}])
+def test_paper_size_latency_settings_rekey_only_that_stage(tiny, override):
+    assert _changed(tiny, profiles.override(tiny, override)) == {"paper_size_latency()"}
+
+
+def test_paper_size_latency_does_not_depend_on_the_students(tiny):
+    # Built untrained from its own encoder: training and the students' encoder do not re-key it.
+    for override in ({"train.max_steps": 9}, {"student.encoder": {"name": "random:2:32"}}):
+        changed = _changed(tiny, profiles.override(tiny, override))
+        assert "latency()" in changed and "paper_size_latency()" not in changed
+    # The timing repeats are the students' latency's too.
+    assert _changed(tiny, profiles.override(tiny, {"eval.latency_repeats": 2})) == {"latency()", "paper_size_latency()"}
+
+
+def test_a_profile_without_a_paper_size_encoder_has_no_paper_size_stage(tiny):
+    assert "paper_size_latency()" in _keys(tiny)
+    unsized = profiles.override(tiny, {"eval.latency_paper_encoder": None})
+    assert "paper_size_latency()" not in _keys(unsized) and profiles.load("msmarco").eval.latency_paper_encoder is None
 
 
 def test_an_undeclared_upstream_stage_is_refused(tiny):

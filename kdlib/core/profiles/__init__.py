@@ -112,7 +112,8 @@ class EncoderConfig:
     """The pre-trained encoder a model is built from.
 
     Attributes:
-        name: an alias (``minilm``, ``splade-tiny``, ``tiny-random``), a local path or a hub name.
+        name: an alias (``minilm``, ``splade-tiny``, ``tiny-random``, ``random:LAYERS:WIDTH``), a local
+            path or a hub name.
         num_layers: keep only the first ``num_layers`` transformer layers (``None``: all).
     """
 
@@ -280,6 +281,15 @@ class EvalConfig:
         batch_size: pairs per scoring batch.
         latency_queries: test queries timed for latency (``None``: all).
         latency_repeats: timed repetitions per query (after one warm-up).
+        latency_paper_encoder: the encoder of a second latency measurement at the paper's model
+            size (chapter 6, claim 5): every architecture built from it, untrained, since latency
+            does not depend on the weights; e.g. ``random:6:768``, DistilBERT's shape with random
+            weights. ``None``: the students are timed only at their own size (a profile whose
+            students are already paper-sized).
+        latency_paper_queries: test queries timed at the paper's size (the first ones of
+            ``latency_queries``' order): a 6-layer, 768-wide BERT_CAT costs seconds per query on a CPU.
+        latency_paper_depth: candidates re-ranked per query at the paper's size (the paper re-ranks
+            1,000; two CPU cores afford about ten at DistilBERT size).
         dense_index: faiss index types compared in dense retrieval.
         dense_corpus: ``test`` (passages in the test dataset's runs) or ``all`` (every run of the pack).
         significance: the paired test between a run and its baseline.
@@ -289,6 +299,9 @@ class EvalConfig:
     batch_size: int = 128
     latency_queries: int | None = None
     latency_repeats: int = 3
+    latency_paper_encoder: str | None = None
+    latency_paper_queries: int = 3
+    latency_paper_depth: int = 20
     dense_index: tuple[str, ...] = ("Flat", "HNSW32")
     dense_corpus: Literal["test", "all"] = "test"
     significance: Literal["ttest", "wilcoxon"] = "ttest"
@@ -407,7 +420,8 @@ POSITIVE: tuple[str, ...] = (
     "data.rerank_depth", "data.validation_depth", "data.max_train_triples", "data.max_queries", "data.train_queries",
     "data.negatives_per_positive", "data.query_max_len", "data.passage_max_len",
     *(f"train.{k}" for k in _TRAIN_POSITIVE), *(f"teacher.own_train.{k}" for k in _TRAIN_POSITIVE),
-    "eval.batch_size", "eval.latency_queries", "eval.latency_repeats",
+    "eval.batch_size", "eval.latency_queries", "eval.latency_repeats", "eval.latency_paper_queries",
+    "eval.latency_paper_depth",
 )
 NON_NEGATIVE: tuple[str, ...] = (
     "data.validation_queries", "data.candidate_pairs_per_query",
@@ -417,7 +431,8 @@ NON_NEGATIVE: tuple[str, ...] = (
 
 def check_ranges(profile: Profile, where: str) -> Profile:
     """``profile`` if every setting of :data:`POSITIVE` / :data:`NON_NEGATIVE` is in range (and
-    no student is distilled from an own teacher the profile does not train).
+    no student is distilled from an own teacher the profile does not train, and a paper-size
+    latency measurement times at least two queries, as a paired test needs).
 
     Raises:
         ConfigError: naming the first key out of range, its value and what it must be.
@@ -425,6 +440,9 @@ def check_ranges(profile: Profile, where: str) -> Profile:
     if not profile.teacher.train_own and profile.student.own_teacher_architectures:
         raise ConfigError(f"{where}: student.own_teacher_architectures needs teacher.train_own: true, got "
                           f"{list(profile.student.own_teacher_architectures)} with train_own false")
+    if profile.eval.latency_paper_encoder is not None and profile.eval.latency_paper_queries < 2:
+        raise ConfigError(f"{where}: eval.latency_paper_queries must be at least 2 (claim 5 pairs the timed queries), "
+                          f"got {profile.eval.latency_paper_queries!r}")
     for keys, smallest, words in ((POSITIVE, 0, "positive"), (NON_NEGATIVE, -1, "zero or more")):
         for key in keys:
             value = profile

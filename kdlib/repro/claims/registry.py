@@ -32,7 +32,11 @@ class Evidence:
         loss_rivals: the losses claim 6 compares ``loss`` against (the paper's two).
         score_stats: per-architecture raw score statistics of the baseline students
             (columns arch, mean_pos, mean_neg, std_margin).
-        latency_ms: per-query latency (ms) of each architecture.
+        latency_ms: per-query latency (ms) of each architecture (the students, at their size).
+        paper_size_latency_ms: per-query latency (ms) of each architecture at the paper's model
+            size (built untrained from ``eval.latency_paper_encoder``); claim 5 is decided on
+            these where present (``None``: not measured).
+        paper_size_encoder: the encoder of ``paper_size_latency_ms``, for the evidence.
         dense: per-query ``measure`` of BERT_DOT dense retrieval by teacher (baseline, T1, T2).
         claim3_archs: the students claim 3 is checked for (``None``: all of ``archs``).
         same_query_t1: per architecture, the per-query ``measure`` of its T1 student trained on
@@ -54,6 +58,8 @@ class Evidence:
     loss_rivals: Sequence[str] = ("pointwise_mse", "weighted_ranknet")
     score_stats: pd.DataFrame | None = None
     latency_ms: Mapping[str, pd.Series] | None = None
+    paper_size_latency_ms: Mapping[str, pd.Series] | None = None
+    paper_size_encoder: str = ""
     dense: Mapping[str, pd.Series] | None = None
     claim3_archs: Sequence[str] | None = None
     same_query_t1: Mapping[str, pd.Series] | None = None

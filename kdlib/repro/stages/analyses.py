@@ -2,11 +2,14 @@
 
 - ``score_samples``: raw scores of every baseline student on test label triples.
 - ``latency``: query latency of every architecture (its baseline's weights).
+- ``paper_size_latency``: query latency of every architecture built, untrained, from
+  ``eval.latency_paper_encoder`` (the paper's model size, e.g. DistilBERT's shape).
 - ``dense``: dense retrieval with the BERT_DOT students over each test set's corpus (passages/s, index
   size and speed beside the measures).
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -104,6 +107,102 @@ def latency(profile: Profile) -> pd.DataFrame:
 def latency_per_query(profile: Profile) -> pd.DataFrame:
     """Per timed query and architecture: ``arch``, ``qid``, ``ms`` (the median of its repeats)."""
     return pd.read_csv(_measure_latency.run(profile) / "latency_per_query.csv", dtype={"qid": str})
+
+
+#: Seeds the new heads of the paper-size rankers (latency does not depend on them; the seed
+#: only makes the built models the same in every run).
+PAPER_SIZE_SEED = 0
+#: The paper-size stage's own cost and the machine's load while it ran.
+PAPER_SIZE_TIMING = "cost.json"
+
+
+def paper_size_ranker(profile: Profile, arch: str):
+    """Architecture ``arch`` at the paper's model size: built from ``eval.latency_paper_encoder``
+    with the students' options and truncation lengths, untrained (heads seeded with
+    :data:`PAPER_SIZE_SEED`).
+
+    Untrained on purpose: latency does not depend on the weights, so a randomly initialised
+    DistilBERT-shaped encoder times what a trained DistilBERT student would, without training one.
+
+    Raises:
+        ValueError: the profile sets no ``eval.latency_paper_encoder``.
+    """
+    import torch
+
+    from kdlib.models import build
+
+    encoder = profile.eval.latency_paper_encoder
+    if encoder is None:
+        raise ValueError(f"profile {profile.name} sets no eval.latency_paper_encoder: nothing to time at the paper's size")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(PAPER_SIZE_SEED)
+        return build(arch, encoder, query_max_len=profile.data.query_max_len,
+                     passage_max_len=profile.data.passage_max_len, dropout=0.0,
+                     **dict(profile.student.options.get(arch, {})))
+
+
+@stage("paper_size_latency", sections=("data", "student.architectures", "student.options",
+                                       "eval.latency_paper_encoder", "eval.latency_paper_queries",
+                                       "eval.latency_paper_depth", "eval.latency_repeats"))
+def _measure_paper_size_latency(profile: Profile, out: Path) -> None:
+    import gc
+    import os
+
+    from kdlib.eval.latency import latency_table, measure_latency
+    from kdlib.eval.rerank import candidate_lists
+
+    # What the whole stage costs, and how loaded the machine was: latencies measured beside
+    # other jobs are inflated, and the chapter says so.
+    start_wall, start_cpu, start_load = time.perf_counter(), time.process_time(), os.getloadavg()[0]
+    test = splits(profile).test
+    depth = profile.eval.latency_paper_depth
+    lists, _ = candidate_lists(test, candidates=profile.data.candidates, depth=depth)
+    qids = list(lists)[: profile.eval.latency_paper_queries]
+    results, rows = [], []
+    for arch in profile.student.architectures:
+        ranker = paper_size_ranker(profile, arch)
+        result = measure_latency(ranker, test, candidates=profile.data.candidates, depth=depth, qids=qids,
+                                 repeats=profile.eval.latency_repeats)
+        del ranker
+        gc.collect()  # one paper-size model in memory at a time
+        results.append(result)
+        rows += [{"arch": arch, "qid": q, "ms": float(ms)} for q, ms in zip(result.qids, result.per_query_ms)]
+    table = latency_table(results)
+    table.insert(1, "encoder", profile.eval.latency_paper_encoder)
+    artifacts.write_csv(out / "latency_per_query.csv", pd.DataFrame(rows))
+    artifacts.write_csv(out / "latency.csv", table)
+    artifacts.write_json(out / PAPER_SIZE_TIMING, {
+        "wall_s": time.perf_counter() - start_wall, "cpu_s": time.process_time() - start_cpu,
+        "cores": os.cpu_count(), "load_1m_start": start_load, "load_1m_end": os.getloadavg()[0]})
+
+
+def paper_size_latency(profile: Profile) -> pd.DataFrame | None:
+    """Query latency of every architecture at the paper's model size (``eval.latency_paper_encoder``,
+    untrained: :func:`paper_size_ranker`), ``eval.latency_paper_queries`` test queries x
+    ``eval.latency_paper_depth`` candidates: one row per architecture as :func:`latency`, with
+    the encoder. ``None`` when the profile sets no paper-size encoder."""
+    if profile.eval.latency_paper_encoder is None:
+        return None
+    return pd.read_csv(_measure_paper_size_latency.run(profile) / "latency.csv")
+
+
+def paper_size_latency_cost(profile: Profile) -> dict[str, float] | None:
+    """What the paper-size measurement cost when it ran: ``wall_s`` and ``cpu_s`` of the whole
+    stage (building the models, encoding the passages, timing), ``cores``, and the machine's
+    1-minute load average at its start and end (``load_1m_start``, ``load_1m_end``: above
+    ``cores``, other jobs shared the CPU and every latency is inflated). ``None`` when the
+    profile sets no paper-size encoder."""
+    if profile.eval.latency_paper_encoder is None:
+        return None
+    return json.loads((_measure_paper_size_latency.run(profile) / PAPER_SIZE_TIMING).read_text())
+
+
+def paper_size_latency_per_query(profile: Profile) -> pd.DataFrame | None:
+    """Per timed query and architecture at the paper's size: ``arch``, ``qid``, ``ms``; ``None``
+    when the profile sets no paper-size encoder."""
+    if profile.eval.latency_paper_encoder is None:
+        return None
+    return pd.read_csv(_measure_paper_size_latency.run(profile) / "latency_per_query.csv", dtype={"qid": str})
 
 
 def _dense_students(profile: Profile) -> list:
