@@ -271,6 +271,37 @@ def efficiency_vs_effectiveness(
     return fig
 
 
+def latency_orders(table: pd.DataFrame) -> Figure:
+    """Query latency of each architecture under several settings, on one log-scale axis.
+
+    Rows are drawn top to bottom in the table's order (the paper's latency order, fastest
+    first) and each setting's points are joined: a line that only moves right down the rows
+    keeps the paper's order, a line that turns back breaks it at that step.
+
+    Args:
+        table: architectures as the index, one column of latencies (ms, positive) per setting
+            (e.g. :func:`kdlib.repro.latency_comparison`).
+
+    Returns:
+        A one-panel figure.
+    """
+    if table.empty or table.isna().any().any() or not (table > 0).all().all():
+        raise ValueError("latency_orders: expected a non-empty table of positive latencies (ms) without gaps")
+    fig, (ax,) = _figure(1, width=7.5, height=1.8 + 0.45 * len(table))
+    rows = np.arange(len(table))
+    for color, marker, column in zip(_palette(len(table.columns)), "osD^vP*X" * len(table.columns), table.columns):
+        ax.plot(table[column].to_numpy(), rows, marker=marker, color=color, label=str(column), lw=1.2)
+    ax.set_yticks(rows, [str(a) for a in table.index])
+    ax.invert_yaxis()  # the fastest (by the paper) on top
+    ax.set_xscale("log")
+    ax.set_xlabel("median query latency (ms, log scale)")
+    ax.set_ylabel("architecture (paper's order, fastest first)")
+    ax.set_title("Latency order per setting")
+    ax.grid(True, which="both", alpha=0.3)
+    _legend(ax, "setting")
+    return fig
+
+
 def _datasets(datasets: Any) -> list[Any]:
     """Accept one dataset, a sequence of datasets or a name -> dataset mapping."""
     if hasattr(datasets, "queries"):

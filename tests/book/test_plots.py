@@ -99,6 +99,19 @@ def test_efficiency_vs_effectiveness_draws_arrows_and_log_axis():
         plots.efficiency_vs_effectiveness(df.assign(latency_ms=0.0))
 
 
+def test_latency_orders_joins_each_setting_on_a_log_axis():
+    table = pd.DataFrame({"students ms": [3.0, 1.0, 2.0], "paper (GPU) ms": [14.0, 23.0, 28.0]},
+                         index=pd.Index(["tk", "bert_dot", "colbert"], name="arch"))
+    fig = plots.latency_orders(table)
+    _assert_labelled(fig)
+    ax = fig.get_axes()[0]
+    assert ax.get_xscale() == "log" and [t.get_text() for t in ax.get_yticklabels()] == ["tk", "bert_dot", "colbert"]
+    assert [list(line.get_xdata()) for line in ax.get_lines()] == [[3.0, 1.0, 2.0], [14.0, 23.0, 28.0]]
+    for bad in (table.assign(**{"students ms": 0.0}), table.iloc[:0], table.assign(**{"students ms": float("nan")})):
+        with pytest.raises(ValueError, match="positive"):
+            plots.latency_orders(bad)
+
+
 def test_length_histograms_and_grades():
     datasets = {"a": _dataset("a"), "b": _dataset("b"), "c": _dataset("c", with_qrels=False)}
     _assert_labelled(plots.length_histograms(datasets["a"]), 2)
