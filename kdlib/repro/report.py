@@ -290,8 +290,10 @@ def paper_size_setup(profile: Profile) -> str:
             if max(cost["load_1m_start"], cost["load_1m_end"]) > cost["cores"] else "")
     return (f"**At the paper's size:** every architecture built untrained from `{encoder}`{what}, timed on "
             f"{', '.join(sorted(set(table['device'])))} re-ranking {int(table['n_queries'].max())} test queries x "
-            f"{int(table['depth'].max())} {profile.data.candidates} candidates, each query's latency the median of "
-            f"{profile.eval.latency_repeats} timed runs after one warm-up. The whole measurement (building the "
+            f"{int(table['depth'].max())} {profile.data.candidates} candidates, each query's latency "
+            + ("its one timed run" if profile.eval.latency_repeats == 1 else
+               f"the median of {profile.eval.latency_repeats} timed runs")
+            + f" after one warm-up. The whole measurement (building the "
             f"models, encoding the passages, timing) took {cost['wall_s']:.0f} s ({cost['cpu_s']:.0f} CPU s) on "
             f"{cost['cores']} cores, at a 1-minute load average of {cost['load_1m_start']:.1f} to "
             f"{cost['load_1m_end']:.1f}{busy}.")
