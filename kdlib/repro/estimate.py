@@ -114,9 +114,25 @@ def flops_table() -> FlopsTable:
     return FlopsTable(document["flops_per_triple"], document["provenance"])
 
 
+def known_encoder_factor(name: str) -> float | None:
+    """Training cost of encoder ``name`` relative to DistilBERT: :data:`ENCODER_FACTORS`, or
+    layers x width^2 of a ``random:LAYERS:WIDTH`` encoder (its shape is in its name);
+    ``None`` for an encoder of unknown shape."""
+    from kdlib.models.encoders import random_shape
+
+    if name in ENCODER_FACTORS:
+        return ENCODER_FACTORS[name]
+    try:
+        shape = random_shape(name)
+    except ValueError:
+        return None
+    return None if shape is None else shape.layers * shape.width**2 / (6 * 768**2)
+
+
 def encoder_factor(name: str) -> float:
     """Training cost of encoder ``name`` relative to DistilBERT (1.0 for an unknown one)."""
-    return ENCODER_FACTORS.get(name, 1.0)
+    factor = known_encoder_factor(name)
+    return 1.0 if factor is None else factor
 
 
 @dataclass(frozen=True)
@@ -203,9 +219,10 @@ class MeasuredThroughput:
 
     def _scaled(self, rate: Rate, encoder: str) -> Rate:
         """``rate`` for ``encoder`` instead of the measured shape (layers x width^2)."""
-        if encoder not in ENCODER_FACTORS:
+        known = known_encoder_factor(encoder)
+        if known is None:
             return rate  # an unknown encoder: taken as the measured shape, as the FLOPs path does
-        factor = ENCODER_FACTORS[encoder] / self.rates.encoder.relative_cost
+        factor = known / self.rates.encoder.relative_cost
         if abs(factor - 1) < 1e-6:
             return rate
         return Rate(rate.per_second / factor, "derived", f"{_source(rate)}, / {factor:.3g} for {encoder}")
@@ -248,7 +265,7 @@ class MeasuredThroughput:
         if profile.train.precision not in ("auto", r.precision):
             out.append(f"not corrected for: measured in {r.precision}, the profile trains in {profile.train.precision}")
         unknown = sorted({e for e in (profile.student.encoder.name, profile.teacher.own_encoder.name)
-                          if e not in ENCODER_FACTORS})
+                          if known_encoder_factor(e) is None})
         if unknown:
             out.append(f"not corrected for: encoder(s) {unknown} of unknown shape, taken as the measured one")
         return out

@@ -63,3 +63,12 @@ def test_flops_estimates_follow_the_flops_table_and_the_profile():
     assert estimate.Estimator(profile, estimate.AssumedThroughput(table, faster)).student_hours("bert_dot") == \
         pytest.approx(estimator.student_hours("bert_dot") / 2)
     assert runner.dry_run(profile, log=lambda *_: None, rates="none") > 1000
+
+
+def test_a_random_encoder_costs_by_the_shape_in_its_name():
+    # layers x width^2 against DistilBERT's 6 x 768^2, as for kdlib's named aliases.
+    assert estimate.encoder_factor("random:6:768") == pytest.approx(1.0)
+    assert estimate.encoder_factor("random:2:128") == pytest.approx(estimate.encoder_factor("splade-tiny"))
+    assert estimate.encoder_factor("random:12:768") == pytest.approx(2.0)
+    assert estimate.known_encoder_factor("some/hub-model") is None and estimate.encoder_factor("some/hub-model") == 1.0
+    assert estimate.known_encoder_factor("random:6") is None  # malformed: unknown shape, not an error here
