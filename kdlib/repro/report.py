@@ -286,10 +286,12 @@ def paper_size_setup(profile: Profile) -> str:
         f"random weights"
         + ("; DistilBERT's shape)" if (shape.layers, shape.width) == DISTILBERT_SHAPE else ")"))
     table, cost = paper_size_latency(profile), paper_size_latency_cost(profile)
+    count = profile.eval.latency_threads
+    threads = "" if count is None or set(table["device"]) != {"cpu"} else f" ({count} thread{'s' * (count != 1)})"
     busy = (" (busier than its cores: other jobs shared the CPU, and every latency is inflated)"
             if max(cost["load_1m_start"], cost["load_1m_end"]) > cost["cores"] else "")
     return (f"**At the paper's size:** every architecture built untrained from `{encoder}`{what}, timed on "
-            f"{', '.join(sorted(set(table['device'])))} re-ranking {int(table['n_queries'].max())} test queries x "
+            f"{', '.join(sorted(set(table['device'])))}{threads} re-ranking {int(table['n_queries'].max())} test queries x "
             f"{int(table['depth'].max())} {profile.data.candidates} candidates, each query's latency "
             + ("its one timed run" if profile.eval.latency_repeats == 1 else
                f"the median of {profile.eval.latency_repeats} timed runs")

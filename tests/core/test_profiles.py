@@ -107,6 +107,7 @@ def test_msmarco_profile_full_scale_settings():
     ("data.validation_queries=-1", "data.validation_queries must be zero or more"),
     ("eval.latency_paper_depth=0", "eval.latency_paper_depth must be positive"),
     ("eval.latency_paper_queries=1", "eval.latency_paper_queries must be at least 2"),
+    ("eval.latency_threads=0", "eval.latency_threads must be positive"),
 ])
 def test_out_of_range_settings_are_refused_naming_the_key(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -122,7 +123,8 @@ def test_paper_size_latency_settings():
     embedded, tiny, msmarco = (profiles.load(name) for name in ("embedded", "tiny", "msmarco"))
     # DistilBERT's shape beside the embedded students; the msmarco students are DistilBERTs already.
     assert (embedded.eval.latency_paper_encoder, embedded.eval.latency_paper_queries,
-            embedded.eval.latency_paper_depth) == ("random:6:768", 3, 10)
+            embedded.eval.latency_paper_depth) == ("random:6:768", 3, 20)
+    assert embedded.eval.latency_threads == 1 and msmarco.eval.latency_threads is None
     assert tiny.eval.latency_paper_encoder == "random:2:64" and msmarco.eval.latency_paper_encoder is None
     # Without a paper-size encoder nothing is paired, so one query is no error there.
     single = profiles.apply_overrides(msmarco, ["eval.latency_paper_queries=1"])

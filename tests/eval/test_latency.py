@@ -71,6 +71,33 @@ def test_passage_encoding_is_not_timed():
     assert result.median_ms < 50.0  # the 50 ms encoding sleep is outside the clock
 
 
+class _ThreadRecorder(_SlowEncoder):
+    """Records torch's CPU threads while encoding passages and while scoring."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: dict[str, set[int]] = {"encode": set(), "score": set()}
+
+    def encode_passages(self, passages, *, batch_size):
+        self.threads["encode"].add(torch.get_num_threads())
+        return torch.ones(len(passages), 2)
+
+    def score_cached(self, query, cache, indices=None):
+        self.threads["score"].add(torch.get_num_threads())
+        return super().score_cached(query, cache, indices)
+
+
+def test_threads_apply_to_the_timed_calls_only_and_are_restored():
+    before = torch.get_num_threads()
+    wanted = 1 if before > 1 else 2
+    ranker = _ThreadRecorder()
+    latency.measure_latency(ranker, _dataset(), depth=DEPTH, n_queries=2, repeats=2, threads=wanted)
+    assert ranker.threads == {"encode": {before}, "score": {wanted}}
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        latency.measure_latency(_ThreadRecorder(), _dataset(), threads=0)
+
+
 def test_latency_table_and_bad_arguments():
     fast = latency.LatencyResult("a", np.array([1.0, 2.0, 3.0]), 2.0, 2.9, True, 6)
     slow = latency.LatencyResult("b", np.array([10.0, 20.0]), 15.0, 19.5, False, 6)

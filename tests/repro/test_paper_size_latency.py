@@ -84,6 +84,7 @@ def test_chapter_6_table_sets_both_sizes_beside_the_papers_gpu_figures(tiny, mon
     assert len(repro.latency_comparison(unsized).columns) == 2
     setup = repro.paper_size_setup(tiny)
     assert "`random:2:64` (a BERT of 2 layers, 64 wide, 1 head, with random weights)" in setup
-    assert "2 test queries x 5 bm25 candidates, each query's latency its one timed run after" in setup
+    assert "timed on cpu (1 thread) re-ranking 2 test queries x 5 bm25 candidates, each query's latency its one " \
+           "timed run after" in setup
     assert "nan" not in setup.lower()
     assert "times no second model size" in repro.paper_size_setup(unsized)

@@ -89,8 +89,9 @@ def test_paper_size_latency_does_not_depend_on_the_students(tiny):
     for override in ({"train.max_steps": 9}, {"student.encoder": {"name": "random:2:32"}}):
         changed = _changed(tiny, profiles.override(tiny, override))
         assert "latency()" in changed and "paper_size_latency()" not in changed
-    # The timing repeats are the students' latency's too.
-    assert _changed(tiny, profiles.override(tiny, {"eval.latency_repeats": 2})) == {"latency()", "paper_size_latency()"}
+    # The timing repeats and threads are the students' latency's too.
+    for override in ({"eval.latency_repeats": 2}, {"eval.latency_threads": None}):
+        assert _changed(tiny, profiles.override(tiny, override)) == {"latency()", "paper_size_latency()"}
 
 
 def test_a_profile_without_a_paper_size_encoder_has_no_paper_size_stage(tiny):

@@ -281,6 +281,9 @@ class EvalConfig:
         batch_size: pairs per scoring batch.
         latency_queries: test queries timed for latency (``None``: all).
         latency_repeats: timed repetitions per query (after one warm-up).
+        latency_threads: torch CPU threads of the timed calls, in both latency measurements
+            (``None``: torch's default, all cores). On a CPU other jobs share, one thread gives
+            stable figures where two swing by a factor of 40 (:mod:`kdlib.eval.latency`).
         latency_paper_encoder: the encoder of a second latency measurement at the paper's model
             size (chapter 6, claim 5): every architecture built from it, untrained, since latency
             does not depend on the weights; e.g. ``random:6:768``, DistilBERT's shape with random
@@ -299,6 +302,7 @@ class EvalConfig:
     batch_size: int = 128
     latency_queries: int | None = None
     latency_repeats: int = 3
+    latency_threads: int | None = None
     latency_paper_encoder: str | None = None
     latency_paper_queries: int = 3
     latency_paper_depth: int = 20
@@ -421,7 +425,7 @@ POSITIVE: tuple[str, ...] = (
     "data.negatives_per_positive", "data.query_max_len", "data.passage_max_len",
     *(f"train.{k}" for k in _TRAIN_POSITIVE), *(f"teacher.own_train.{k}" for k in _TRAIN_POSITIVE),
     "eval.batch_size", "eval.latency_queries", "eval.latency_repeats", "eval.latency_paper_queries",
-    "eval.latency_paper_depth",
+    "eval.latency_paper_depth", "eval.latency_threads",
 )
 NON_NEGATIVE: tuple[str, ...] = (
     "data.validation_queries", "data.candidate_pairs_per_query",

@@ -82,11 +82,11 @@ _T1_REFERENCE = ("The reference is T1 itself ({t1}), a full-size published ranke
                  "are distilled on {train_queries} queries for {student_steps} steps.")
 
 
-_LATENCY_STUDENTS = ("The paper times a GPU re-ranking 1,000 candidates; we time CPU cores re-ranking "
+_LATENCY_STUDENTS = ("The paper times a GPU re-ranking 1,000 candidates; we time a CPU re-ranking "
                      "{latency_depth} candidates with the students' small encoder, where fixed per-call costs and TK's "
                      "float32 kernel pooling weigh more than on a GPU (chapter 6).")
 _LATENCY_PAPER_SIZE = ("The verdict is taken at the paper's model size ({latency_paper_encoder}, random weights), but on "
-                       "CPU cores re-ranking {latency_paper_queries} queries x {latency_paper_depth} candidates, where the "
+                       "a CPU re-ranking {latency_paper_queries} queries x {latency_paper_depth} candidates, where the "
                        "paper times a GPU re-ranking 1,000: with so few candidates the work every architecture does "
                        "once per query (encoding the query, fixed per-call costs) weighs as much as the per-candidate "
                        "work that separates the architectures at 1,000, and our TK contextualises the encoder's "

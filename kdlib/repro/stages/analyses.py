@@ -77,7 +77,8 @@ def score_statistics(profile: Profile) -> pd.DataFrame:
     return stats.reindex([a for a in profile.student.architectures if a in stats.index]).reset_index()
 
 
-@stage("latency", sections=("data", "student.architectures", "eval.latency_queries", "eval.latency_repeats"),
+@stage("latency", sections=("data", "student.architectures", "eval.latency_queries", "eval.latency_repeats",
+                            "eval.latency_threads"),
        depends_on=("student",), upstream=_baselines)
 def _measure_latency(profile: Profile, out: Path) -> None:
     from kdlib.eval.latency import latency_table, measure_latency
@@ -89,7 +90,8 @@ def _measure_latency(profile: Profile, out: Path) -> None:
     results, rows = [], []
     for arch, run in baseline_runs(profile).items():
         result = measure_latency(run.load_model(), test, candidates=profile.data.candidates,
-                                 depth=profile.data.rerank_depth, qids=qids, repeats=profile.eval.latency_repeats)
+                                 depth=profile.data.rerank_depth, qids=qids, repeats=profile.eval.latency_repeats,
+                                 threads=profile.eval.latency_threads)
         results.append(result)
         rows += [{"arch": arch, "qid": q, "ms": float(ms)} for q, ms in zip(result.qids, result.per_query_ms)]
     artifacts.write_csv(out / "latency_per_query.csv", pd.DataFrame(rows))
@@ -143,7 +145,7 @@ def paper_size_ranker(profile: Profile, arch: str):
 
 @stage("paper_size_latency", sections=("data", "student.architectures", "student.options",
                                        "eval.latency_paper_encoder", "eval.latency_paper_queries",
-                                       "eval.latency_paper_depth", "eval.latency_repeats"))
+                                       "eval.latency_paper_depth", "eval.latency_repeats", "eval.latency_threads"))
 def _measure_paper_size_latency(profile: Profile, out: Path) -> None:
     import gc
     import os
@@ -162,7 +164,7 @@ def _measure_paper_size_latency(profile: Profile, out: Path) -> None:
     for arch in profile.student.architectures:
         ranker = paper_size_ranker(profile, arch)
         result = measure_latency(ranker, test, candidates=profile.data.candidates, depth=depth, qids=qids,
-                                 repeats=profile.eval.latency_repeats)
+                                 repeats=profile.eval.latency_repeats, threads=profile.eval.latency_threads)
         del ranker
         gc.collect()  # one paper-size model in memory at a time
         results.append(result)
