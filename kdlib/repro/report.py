@@ -273,13 +273,14 @@ def paper_size_setup(profile: Profile) -> str:
     """Chapter 6's account (markdown) of the paper-size latency measurement: what was timed,
     on how many queries and candidates, and what the measurement cost on how loaded a machine
     (a load above the core count inflates every latency). A profile without a paper-size
-    encoder gets a sentence saying why it needs none."""
+    encoder gets a sentence saying so."""
     from kdlib.models.encoders import random_shape
 
     encoder = profile.eval.latency_paper_encoder
     if encoder is None:
-        return (f"This profile times no second model size (`eval.latency_paper_encoder` is not set): its students "
-                f"(`{profile.student.encoder.name}`) are the size the paper's order is about.")
+        return (f"This profile sets no `eval.latency_paper_encoder`: its students (`{profile.student.encoder.name}`) "
+                f"are timed at their own size only, and claim 5 is decided there (the msmarco profile's students "
+                f"are DistilBERTs, the paper's size).")
     shape = random_shape(encoder)
     what = "" if shape is None else (
         f" (a BERT of {shape.layers} layers, {shape.width} wide, {shape.heads} head{'s' * (shape.heads != 1)}, with "

@@ -87,4 +87,5 @@ def test_chapter_6_table_sets_both_sizes_beside_the_papers_gpu_figures(tiny, mon
     assert "timed on cpu (1 thread) re-ranking 2 test queries x 5 bm25 candidates, each query's latency its one " \
            "timed run after" in setup
     assert "nan" not in setup.lower()
-    assert "times no second model size" in repro.paper_size_setup(unsized)
+    assert "sets no `eval.latency_paper_encoder`: its students (`tiny-random`) are timed at their own size only" \
+        in repro.paper_size_setup(unsized)
