@@ -198,7 +198,13 @@ def claim_checks(profile: Profile) -> list:
     """
     from kdlib.repro import claims, paper
 
-    rows = [c.row for c in cells(profile)] + [teacher_row(setting(profile, name)) for name in ranking_teachers(profile)]
+    from kdlib.teacher.files import uses_teacher_files
+
+    # Teachers that re-rank the test set themselves: not published files (full scale), which
+    # score the training triples only.
+    rows = [c.row for c in cells(profile)] + [
+        teacher_row(setting(profile, name)) for name in ranking_teachers(profile)
+        if not (uses_teacher_files(profile) and not setting(profile, name).is_own)]
     archs = profile.student.architectures
     common = {"archs": archs, "loss": profile.student.loss, "loss_rivals": profile.student.loss_comparison,
               "test": profile.eval.significance, "primary_test_set": profile.data.test}

@@ -100,6 +100,8 @@ def teacher_covered(profile: Profile, dataset: Any, qids: Sequence[str]) -> list
 def training_query_ids(profile: Profile, dataset: Any | None = None) -> list[str]:
     """The students' training queries (module docstring): judged and unjudged ones a teacher
     scored, reduced to ``data.train_queries`` of them (judged first)."""
+    if profile.data.trains_on_official_triples:  # the queries of the official triples (full scale)
+        return sorted({t.qid for t in student_triples(profile)[1]}, key=qid_sort_key)
     train = dataset if dataset is not None else _splits(profile).train
     from kdlib.data import training_qids
 

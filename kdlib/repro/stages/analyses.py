@@ -224,7 +224,8 @@ def _dense_retrieval(profile: Profile, out: Path) -> None:
     # Every test set: data.test with the profile's measures, each eval dataset with its own
     # (MRR@10 on the dev sample, the measure of the paper's dense claim on MSMARCO-DEV).
     test_sets = {profile.data.test: (splits(profile).test, profile.eval.measures),
-                 **{name: (test_set(profile, name), measures_for(name)) for name in profile.data.eval_datasets}}
+                 **{name: (_with_candidates(profile, source, name), measures_for(name))
+                    for name in profile.data.eval_datasets}}
     measure_rows, stat_rows, query_rows = [], [], []
     for cell in dense_cells(profile):
         run = student(profile, cell.arch, cell.teacher, cell.loss)
@@ -259,6 +260,19 @@ def _dense_retrieval(profile: Profile, out: Path) -> None:
     artifacts.write_csv(out / "per_query.csv", pd.DataFrame(query_rows))
     artifacts.write_csv(out / "measures.csv", pd.DataFrame(measure_rows))
     artifacts.write_csv(out / "stats.csv", pd.DataFrame(stat_rows))
+
+
+def _with_candidates(profile: Profile, source, name: str):
+    """Eval dataset ``name`` (its test queries) with its candidate runs, whose passages are the
+    ``test`` dense corpus: a full-scale source loads an eval dataset without them."""
+    import dataclasses
+    import types
+
+    dataset = test_set(profile, name)
+    if dataset.runs or profile.eval.dense_corpus != "test":
+        return dataset
+    runs = source.candidate_runs(name, qids=dataset.judged_qids(), depth=profile.data.rerank_depth)
+    return dataclasses.replace(dataset, runs=types.MappingProxyType(runs))
 
 
 def dense(profile: Profile, dataset: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
