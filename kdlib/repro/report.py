@@ -48,15 +48,12 @@ def teacher_results(profile: Profile) -> dict[str, dict[str, float]]:
     """
     from kdlib.data.irds import measures_for
     from kdlib.eval.measures import evaluate
-    from kdlib.teacher.files import uses_teacher_files
 
     measures = profile.eval.measures
     qrels = splits(profile).test.qrels
     out = {BM25: evaluate(test_run(profile, *bm25_row()), qrels, measures)}
     rows = {BM25: bm25_row()}
     for name in ranking_teachers(profile):
-        if uses_teacher_files(profile) and not setting(profile, name).is_own:
-            continue  # published teacher files score the training triples only: no test run to measure
         rows[name] = teacher_row(setting(profile, name))
         out[name] = evaluate(test_run(profile, *rows[name]), qrels, measures)
     for name, metrics in out.items():
@@ -85,9 +82,8 @@ def teacher_premise(profile: Profile, measure: str = "nDCG@10") -> TeacherPremis
     (published teacher files at full scale)."""
     from kdlib.eval.measures import compare_runs
     from kdlib.repro.claims import Verdict, format_p
-    from kdlib.teacher.files import uses_teacher_files
 
-    if uses_teacher_files(profile):
+    if not {T1, T2} <= set(ranking_teachers(profile)):
         return None
     qrels = splits(profile).test.qrels
     t1, t2 = (test_run(profile, *teacher_row(setting(profile, name))) for name in (T1, T2))
@@ -198,13 +194,7 @@ def claim_checks(profile: Profile) -> list:
     """
     from kdlib.repro import claims, paper
 
-    from kdlib.teacher.files import uses_teacher_files
-
-    # Teachers that re-rank the test set themselves: not published files (full scale), which
-    # score the training triples only.
-    rows = [c.row for c in cells(profile)] + [
-        teacher_row(setting(profile, name)) for name in ranking_teachers(profile)
-        if not (uses_teacher_files(profile) and not setting(profile, name).is_own)]
+    rows = [c.row for c in cells(profile)] + [teacher_row(setting(profile, name)) for name in ranking_teachers(profile)]
     archs = profile.student.architectures
     common = {"archs": archs, "loss": profile.student.loss, "loss_rivals": profile.student.loss_comparison,
               "test": profile.eval.significance, "primary_test_set": profile.data.test}
@@ -414,7 +404,6 @@ def scale(profile: Profile, dataset: str | None = None):
     at (:class:`kdlib.repro.claims.Scale`), for the notes that explain a claim our runs do not
     reproduce."""
     from kdlib.repro.claims import Scale
-
     from kdlib.teacher.members import OWN_MEMBER
     from kdlib.train.pipeline import training_query_ids
 
@@ -423,7 +412,7 @@ def scale(profile: Profile, dataset: str | None = None):
     qids = None if official else training_query_ids(profile)
     others = [m for m in profile.teacher.t2 if m not in (profile.teacher.t1, OWN_MEMBER)]
     distinct = None if official else sum(any(train.runs.get(m, {}).get(q) for m in others) for q in qids)
-    judged = [] if official else sorted(set(qids) & set(train.judged_qids()))
+    judged = [] if official else judged_training_queries(profile)
     return Scale(train_queries=None if qids is None else len(qids),
                  test_queries=len(test_set(profile, dataset).judged_qids()), student_steps=profile.train.max_steps,
                  own_teacher_queries=len(train.judged_qids()), own_teacher_steps=profile.teacher.own_train.max_steps,
@@ -558,14 +547,18 @@ def judged_query_profile(profile: Profile) -> Profile | None:
     """The sized profile (:func:`sized_profile`) whose students train on exactly the judged
     training queries, the label-only baseline's, where the profile's own students also train on
     unjudged ones (TREC DL 2022); ``None`` where they train on judged queries only."""
-    from kdlib.train.pipeline import training_query_ids
-
     if profile.data.trains_on_official_triples:
         return None
-    qids = training_query_ids(profile)
+    count = len(judged_training_queries(profile))
+    return None if count == training_queries(profile) else sized_profile(profile, count)
+
+
+def judged_training_queries(profile: Profile) -> list[str]:
+    """The students' training queries that have judgements: the label-only baseline's."""
+    from kdlib.train.pipeline import training_query_ids
+
     judged = set(splits(profile).train.judged_qids())
-    count = sum(q in judged for q in qids)
-    return None if count == len(qids) else sized_profile(profile, count)
+    return [q for q in training_query_ids(profile) if q in judged]
 
 
 def training_queries(profile: Profile) -> int:

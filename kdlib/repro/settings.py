@@ -122,9 +122,13 @@ def ablation_setting(profile: Profile) -> TeacherSetting:
 
 
 def ranking_teachers(profile: Profile) -> tuple[str, ...]:
-    """The teachers that re-rank the test candidates in this profile (:data:`RANKING_TEACHERS`,
-    without our own when the profile does not train it)."""
-    return tuple(n for n in RANKING_TEACHERS if n != OWN or profile.teacher.train_own)
+    """The teachers that re-rank the test candidates in this profile (:data:`RANKING_TEACHERS`):
+    without our own when the profile does not train it, and without the published ones when they
+    are teacher files (full scale), which score the training triples only."""
+    from kdlib.teacher.files import uses_teacher_files
+
+    files = uses_teacher_files(profile)
+    return tuple(n for n in RANKING_TEACHERS if (profile.teacher.train_own if n == OWN else not files))
 
 
 def setting(profile: Profile, name: str | TeacherSetting) -> TeacherSetting:

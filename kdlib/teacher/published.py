@@ -128,8 +128,8 @@ def member_scores(dataset: Any, triples: Sequence[Any], member: str) -> MemberSc
 
 def normalise_groups(values: np.ndarray, keys: Sequence[str], member: str, normalisation: str, scale: float,
                      groups: Mapping[str, str] | None) -> np.ndarray:
-    """:func:`normalise` within each group of ``groups`` (``keys[i]``, a qid, -> its group; a qid
-    without a group is its own ``None`` group); ``groups=None``: all values together."""
+    """:func:`normalise` within each group of ``groups`` (``keys[i]``, a qid, -> its group; the
+    qids without a group form one more group); ``groups=None``: all values together."""
     if groups is None:
         return normalise(values, member, normalisation, scale)
     labels = np.array([groups.get(k, "") for k in keys], dtype=object)

@@ -100,11 +100,11 @@ def teacher_covered(profile: Profile, dataset: Any, qids: Sequence[str]) -> list
 def training_query_ids(profile: Profile, dataset: Any | None = None) -> list[str]:
     """The students' training queries (module docstring): judged and unjudged ones a teacher
     scored, reduced to ``data.train_queries`` of them (judged first)."""
+    from kdlib.data import training_qids
+
     if profile.data.trains_on_official_triples:  # the queries of the official triples (full scale)
         return sorted({t.qid for t in student_triples(profile)[1]}, key=qid_sort_key)
     train = dataset if dataset is not None else _splits(profile).train
-    from kdlib.data import training_qids
-
     qids = teacher_covered(profile, train, training_qids(train))
     if not qids:
         raise ConfigError(f"no training query is covered by the published teachers {published_members(profile)}")
@@ -135,12 +135,12 @@ def distillation_triples(profile: Profile) -> tuple[Any, list]:
     # Label triples are filtered by teacher.unscored here (the baseline needs no teacher and
     # keeps them all); candidate pairs are drawn from passages every member scored (scored_by).
     dataset, triples = student_triples(profile)
-    if not profile.data.trains_on_official_triples:
-        triples = _drop_unscored(profile, dataset, triples)
-    if profile.data.candidate_pairs_per_query > 0 and not profile.data.trains_on_official_triples:
-        qids = training_query_ids(profile, dataset)
+    if profile.data.trains_on_official_triples:
+        return dataset, triples
+    triples = _drop_unscored(profile, dataset, triples)
+    if profile.data.candidate_pairs_per_query > 0:
         triples = triples + sample_candidate_pairs(
-            dataset, qids, pairs_per_query=profile.data.candidate_pairs_per_query,
+            dataset, training_query_ids(profile, dataset), pairs_per_query=profile.data.candidate_pairs_per_query,
             candidates=profile.data.candidates, depth=profile.data.rerank_depth,
             scored_by=_scored_by(profile), seed=profile.data.seed + 1)
         random.Random(profile.data.seed).shuffle(triples)

@@ -238,10 +238,9 @@ def _dense_retrieval(profile: Profile, out: Path) -> None:
                 shared = encode_corpus(model, corpus, batch_size=profile.eval.batch_size)
                 shared_seconds = time.perf_counter() - start
             result = dense_retrieval(model, dataset, corpus, index_kinds=profile.eval.dense_index,
-                                     k=min(1000, len(corpus)), batch_size=profile.eval.batch_size,
-                                     encoded=shared if profile.eval.dense_corpus == "all" else None)
+                                     k=min(1000, len(corpus)), batch_size=profile.eval.batch_size, encoded=shared)
             encode_seconds = shared_seconds if shared is not None else result.encode_seconds
-            qrels = {q: j for q, j in dataset.qrels.items() if q in dataset.queries}
+            qrels = dataset.qrels  # a test set holds the judgements of its own queries only
             for kind, dense_run in result.runs.items():
                 for m, v in evaluate(dense_run, qrels, measures).items():
                     measure_rows.append({"dataset": name, "teacher": cell.teacher, "index": kind, "measure": m,
