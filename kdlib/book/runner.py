@@ -80,8 +80,13 @@ def profile_parameter(profile: Profile, out_dir: Path = GENERATED_DIR) -> str:
 def plan(profile: Profile, out_dir: Path = GENERATED_DIR) -> list[Execution]:
     """The executions of a book build, in dependency order.
 
-    The distillation matrix runs right after the teachers, so that the chapters that read
-    its results (score distributions, results, efficiency, dense retrieval) find them cached.
+    The distillation matrix runs right after the data chapter, so that the chapters that read
+    its results (teachers, score distributions, results, efficiency, dense retrieval) find them
+    cached. The teachers' chapter comes after it although the book shows it first: it shows the
+    label-only baseline students beside the teachers, and trained there, in a phase of one
+    notebook, they kept a core idle for minutes (on 2 cores, 212 s of a 20-minute build); in
+    the matrix they train beside the other cells. Its own work (teacher files, coverage) is
+    computed on first use by whichever notebook needs it, under the stage's lock.
     Executed notebooks go to ``out_dir`` (``book/generated``, where ``_toc.yml`` expects them).
     """
     def single(name: str) -> Execution:
@@ -89,7 +94,7 @@ def plan(profile: Profile, out_dir: Path = GENERATED_DIR) -> list[Execution]:
 
     profile_ref = profile_parameter(profile, out_dir)
 
-    executions = [single("01_data"), single("02_teachers")]
+    executions = [single("01_data")]
     for cell in cells(profile):
         stem = f"{cell.arch}__{cell.teacher}__{cell.loss}"
         executions.append(
@@ -98,8 +103,8 @@ def plan(profile: Profile, out_dir: Path = GENERATED_DIR) -> list[Execution]:
                       title=f"Distillation run: {cell.arch} ← {cell.teacher} ({cell.loss})")
         )
     # Results come last: they read the latency and dense-retrieval tables of chapters 6 and 7.
-    executions += [single(n) for n in ("03_score_distributions", "06_efficiency", "07_dense_retrieval",
-                                        "05_results")]
+    executions += [single(n) for n in ("02_teachers", "03_score_distributions", "06_efficiency",
+                                        "07_dense_retrieval", "05_results")]
     return executions
 
 
@@ -153,7 +158,7 @@ def execute(profile: Profile, *, force: bool = False, only: Iterable[str] | None
         only: execute only these notebooks (names without ``.ipynb``).
         jobs: notebooks of one phase (the cells of the distillation matrix) executed in
             parallel; each kernel of a phase then gets ``cores // kernels`` threads, so a phase
-            of one notebook (the teachers' chapter) keeps every core.
+            of one notebook (e.g. the dense-retrieval chapter) keeps every core.
         out_dir: where executed notebooks go (default ``book/generated``).
 
     Raises:
