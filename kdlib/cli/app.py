@@ -1,4 +1,4 @@
-"""The ``kdlib`` command line: ``kdlib data|eval|train|score|rerank|export|book|check|trial``.
+"""The ``kdlib`` command line: ``kdlib data|eval|train|score|rerank|export|book|check|trial|seeds``.
 
 Each sub-command lives in its own module under :mod:`kdlib.cli.commands` with two functions,
 ``configure(parser)`` and ``run(args) -> int``; they are imported only when used, so that
@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "book": "execute the notebooks with papermill and build the Jupyter Book",
     "check": "compare a profile's results.csv with the committed expected values",
     "trial": "try a setting on one student cell: validation curve and fit beside BM25 and T2",
+    "seeds": "retrain the students of claims 2 and 3 with other seeds: effects per seed and seed-averaged",
 }
 
 # File-system errors that come from what the user typed (a path), reported in one line.
