@@ -180,6 +180,7 @@ def execute(profile: Profile, *, force: bool = False, only: Iterable[str] | None
     wanted = set(only) if only else None
     if wanted is None or wanted - {"01_data"}:  # every chapter after the first reads teachers
         fetch_teacher_files(profile, log)
+        open_passage_stores(profile, log)
     digest = _source_digest()
     selected = [e for e in plan(profile, out_dir) if not wanted or e.notebook in wanted]
     timings: list[tuple[str, float, bool]] = []
@@ -209,6 +210,25 @@ def fetch_teacher_files(profile: Profile, log=print) -> None:
     for name in profile.teacher.published_files:
         path = published_file(profile, name)
         log(f"[kdlib book] teacher file {name}: {path} (checked)")
+
+
+def open_passage_stores(profile: Profile, log=print) -> None:
+    """Read one passage of every split before any notebook runs, so that a passage store built
+    on its first look-up is built here, once, by one process.
+
+    An ``ir_datasets`` docs store (the ``msmarco`` profile) is built on its first look-up, and
+    two kernels of the parallel matrix building it at once corrupt it (``LZ4BlockError``).
+    The embedded pack holds its passages in memory: nothing to build.
+    """
+    from kdlib.repro.splits import splits
+
+    split = splits(profile)
+    for dataset in (split.train, split.validation, split.test):
+        judged = next(iter((dataset.qrels or {}).values()), {})
+        pid = next(iter(judged), None)
+        if pid is not None:
+            dataset.passages.get(pid)
+    log(f"[kdlib book] passage stores of {profile.data.train}, {profile.data.test}: open")
 
 
 def _write_timings(path: Path, timings: list[tuple[str, float, bool]]) -> None:
