@@ -123,7 +123,7 @@ def test_paper_size_latency_settings():
     embedded, tiny, msmarco = (profiles.load(name) for name in ("embedded", "tiny", "msmarco"))
     # DistilBERT's shape beside the embedded students; the msmarco students are DistilBERTs already.
     assert (embedded.eval.latency_paper_encoder, embedded.eval.latency_paper_queries,
-            embedded.eval.latency_paper_depth) == ("random:6:768", 3, 20)
+            embedded.eval.latency_paper_depth) == ("random:6:768", 6, 20)
     assert embedded.eval.latency_threads == 1 and msmarco.eval.latency_threads is None
     assert tiny.eval.latency_paper_encoder == "random:2:64" and msmarco.eval.latency_paper_encoder is None
     # Without a paper-size encoder nothing is paired, so one query is no error there.
